@@ -1,0 +1,156 @@
+"""The store layer: one narrow interface over pyoxigraph on disk.
+
+Everything the node keeps is RDF in named graphs of one store (see :class:`Graphs`). The
+interface is deliberately small — SPARQL query, SPARQL update, bulk load, dump, count — so that
+an external SPARQL 1.1 server (Query, Update and Graph Store protocols) can stand behind it
+for the scale-out path without the rest of the node noticing.
+
+Atomicity comes from the engine: each ``update`` and each ``load`` is one transaction, so a
+write either fully lands or not at all, even if the process dies in between.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyoxigraph as ox
+
+
+class QueryTimeout(Exception):
+    """A query ran past its time budget."""
+
+
+class ResultCapExceeded(Exception):
+    """A query produced more results than the configured cap."""
+
+
+@dataclass(frozen=True)
+class Graphs:
+    """The named graphs of a node, minted under its base URL."""
+
+    base: str
+
+    @property
+    def data(self) -> str:  # the node's own published data
+        return f"{self.base}/graph/data"
+
+    @property
+    def feed(self) -> str:  # the change feed (LDES members), kept apart from the data
+        return f"{self.base}/graph/feed"
+
+    @property
+    def vocab(self) -> str:  # the shared vocabulary and concept schemes, for labels and broader
+        return f"{self.base}/graph/vocab"
+
+    @property
+    def index(self) -> str:  # a hub's cooperation index
+        return f"{self.base}/graph/index"
+
+    @property
+    def sync(self) -> str:  # a hub's harvest state and provenance
+        return f"{self.base}/graph/sync"
+
+    def peer(self, peer_id: str) -> str:
+        return f"{self.base}/graph/peer/{peer_id}"
+
+
+def _graph_node(graph: str | None):
+    return ox.DefaultGraph() if graph is None else ox.NamedNode(graph)
+
+
+class Store:
+    """An embedded pyoxigraph store in a directory (or in memory when ``path`` is None)."""
+
+    def __init__(self, path: str | Path | None):
+        if path is not None:
+            Path(path).mkdir(parents=True, exist_ok=True)
+            self._store = ox.Store(str(path))
+        else:
+            self._store = ox.Store()
+        self.path = path
+        self.write_lock = threading.RLock()  # held across read-then-write sequences
+
+    # -- reads -------------------------------------------------------------------------------
+    def query(self, sparql: str, *, default_graph: list[str] | None = None,
+              named_graphs: list[str] | None = None, union: bool = False, base_iri: str | None = None):
+        """Run a SPARQL query; returns pyoxigraph's lazy results (solutions, triples or bool).
+
+        ``default_graph`` lists the named graphs whose union is the query's default graph;
+        ``named_graphs`` limits what ``GRAPH`` can reach; ``union`` makes every graph the
+        default one.
+        """
+        kwargs = {}
+        if default_graph is not None:
+            kwargs["default_graph"] = [ox.NamedNode(g) for g in default_graph]
+        if named_graphs is not None:
+            kwargs["named_graphs"] = [ox.NamedNode(g) for g in named_graphs]
+        return self._store.query(sparql, use_default_graph_as_union=union, base_iri=base_iri, **kwargs)
+
+    def count(self, graph: str | None = None) -> int:
+        where = f"GRAPH <{graph}> {{ ?s ?p ?o }}" if graph else "GRAPH ?g { ?s ?p ?o }"
+        return int(next(iter(self._store.query(f"SELECT (COUNT(*) AS ?n) {{ {where} }}")))["n"].value)
+
+    def named_graphs(self) -> list[str]:
+        return [g.value for g in self._store.named_graphs()]
+
+    def dump(self, fmt: ox.RdfFormat, graph: str | None = None) -> bytes:
+        """Serialise one graph (triple formats) or the whole store (quad formats) natively."""
+        if graph is None:
+            return self._store.dump(format=fmt)
+        g = ox.NamedNode(graph)
+        if fmt.supports_datasets:  # keep the graph name in N-Quads / TriG
+            return ox.serialize(self._store.quads_for_pattern(None, None, None, g), format=fmt)
+        return self._store.dump(format=fmt, from_graph=g)
+
+    # -- writes ------------------------------------------------------------------------------
+    def update(self, sparql: str) -> None:
+        """Apply a SPARQL update as one transaction."""
+        with self.write_lock:
+            self._store.update(sparql)
+
+    def load(self, data: bytes, fmt: ox.RdfFormat, graph: str, base_iri: str | None = None) -> None:
+        """Load a serialisation into ``graph`` in one transaction, through the native parser."""
+        with self.write_lock:
+            self._store.load(data, format=fmt, to_graph=ox.NamedNode(graph), base_iri=base_iri)
+
+    def replace_graph(self, graph: str, quads_nt: bytes) -> None:
+        """Atomically replace a whole graph with N-Triples (a harvest, an index run)."""
+        self.update(f"DROP SILENT GRAPH <{graph}> ;\nINSERT DATA {{ GRAPH <{graph}> {{\n"
+                    + quads_nt.decode("utf-8") + "\n} }")
+
+    def flush(self) -> None:
+        if self.path is not None:
+            self._store.flush()
+
+    def close(self) -> None:
+        self.flush()
+        del self._store
+
+
+def iterate_with_limits(results, *, timeout_s: float, max_rows: int):
+    """Yield results lazily, stopping with a clear error past the time budget or the row cap.
+
+    Evaluation in pyoxigraph is lazy, so checking between rows bounds most runaway queries
+    (cross joins, unbounded paths). A single row that takes longer than the budget is only
+    noticed once it is produced — the known limit of an embedded engine without cancellation.
+    """
+    deadline = time.monotonic() + timeout_s
+    for n, row in enumerate(results, 1):
+        if n > max_rows:
+            raise ResultCapExceeded(f"the query returned more than {max_rows} results")
+        if time.monotonic() > deadline:
+            raise QueryTimeout(f"the query ran longer than {timeout_s:g} s")
+        yield row
+
+
+def open_store(config: dict) -> Store:
+    """The store the configuration asks for (embedded by default)."""
+    kind = config["store"]["kind"]
+    if kind == "embedded":
+        return Store(Path(config["node"]["data_dir"]) / "store")
+    if kind == "sparql":
+        from .remote_store import RemoteStore  # scale-out path, see DESIGN.md "Stores and scale"
+        return RemoteStore(config["store"])
+    raise ValueError(f"store.kind must be 'embedded' or 'sparql', got {kind!r}")
