@@ -20,8 +20,11 @@ DEFAULTS: dict = {
              "languages": ["en", "fr", "de", "it", "sl"]},
     "store": {"kind": "embedded", "query_url": "", "update_url": "", "store_url": ""},
     "limits": {"max_body_bytes": 20_000_000, "page_size": 50, "max_page_size": 1000,
-               "sparql_timeout_s": 20.0, "sparql_max_results": 100_000, "max_json_depth": 64},
-    "sync": {"interval_minutes": 60, "timeout_s": 30.0, "max_bytes": 200_000_000, "retries": 3},
+               "sparql_timeout_s": 20.0, "sparql_max_results": 100_000, "max_json_depth": 64,
+               "sparql_max_concurrent": 0},  # 0: one per CPU
+    "feed": {"page_size": 250, "max_age_s": 5},
+    "sync": {"interval_minutes": 60, "timeout_s": 30.0, "max_bytes": 200_000_000, "retries": 3,
+             "backoff_s": 0.5, "workers": 8},
     "peers": [],
 }
 
@@ -94,6 +97,8 @@ def _check(cfg: dict, root: Path) -> dict:
     for peer in cfg["peers"]:
         if not {"id", "url"} <= set(peer):
             raise ConfigError(f"every [[peers]] entry needs an id and a url, got {peer!r}")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", str(peer["id"])):
+            raise ConfigError(f"peer id {peer['id']!r} must be letters, digits, '-' or '_' (e.g. a NUTS code)")
         if peer["id"] in ids:
             raise ConfigError(f"peer id {peer['id']!r} is listed twice")
         ids.add(peer["id"])

@@ -68,7 +68,10 @@ def describe(uri: str) -> Graph | None:
 
 def respond(body: bytes | str, media_type: str) -> Response:
     """A response with ``Vary: Accept`` and a content ETag; 304 when the client has it."""
-    resp = current_app.response_class(body, mimetype=media_type)
+    # RDF serialisations are UTF-8 by definition; say so for clients that guess otherwise
+    charset = "; charset=utf-8" if media_type in ("application/n-triples", "application/n-quads") else ""
+    resp = current_app.response_class(body, content_type=media_type + charset if charset else None,
+                                      mimetype=None if charset else media_type)
     resp.headers["Vary"] = "Accept"
     resp.set_etag(hashlib.sha256(resp.get_data()).hexdigest()[:32])
     return resp.make_conditional(request)

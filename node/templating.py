@@ -5,6 +5,8 @@ preferred language (``Accept-Language``), then English, then any.
 """
 from __future__ import annotations
 
+import re
+
 from flask import Flask, current_app, request
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDFS, SKOS
@@ -51,8 +53,16 @@ def curie(node) -> str:
     return text
 
 
+def humanize(name: str | None) -> str:
+    """``clusterType`` → ``Cluster type``, for fields the vocabulary gives no label."""
+    if not name:
+        return ""
+    words = re.sub(r"(?<!^)([A-Z])", r" \1", name).lower()
+    return words[:1].upper() + words[1:]
+
+
 def register(app: Flask) -> None:
-    app.jinja_env.globals.update(label=label, curie=curie, pick=pick, URIRef=URIRef)
+    app.jinja_env.globals.update(label=label, curie=curie, pick=pick, humanize=humanize, URIRef=URIRef)
 
     @app.context_processor
     def _node_context():

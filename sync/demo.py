@@ -6,7 +6,6 @@ its references to other regions) at the running nodes, so cross-node links resol
 """
 from __future__ import annotations
 
-import re
 import shutil
 import signal
 import subprocess
@@ -46,8 +45,13 @@ class DemoNode:
 
 
 def region_name(text: str, code: str) -> str:
-    m = re.search(r'skos:prefLabel\s+"([^"]+)"@en', text) or re.search(r'skos:prefLabel\s+"([^"]+)"', text)
-    return m.group(1) if m else code
+    """The region's own name (its s3:Region label in its first language, else English)."""
+    import pyoxigraph as ox
+    store = ox.Store()
+    store.load(text.encode("utf-8"), format=ox.RdfFormat.TURTLE)
+    rows = list(store.query("PREFIX s3: <https://w3id.org/s3fed/vocab#> PREFIX skos: <http://www.w3.org/2004/02/skos/core#> "
+                            "SELECT ?l { ?r a s3:Region ; skos:prefLabel ?l } ORDER BY (LANG(?l) = 'en') ?l"))
+    return rows[0]["l"].value if rows else code
 
 
 def prepare(root: Path, first_port: int, host: str = "127.0.0.1") -> list[DemoNode]:

@@ -112,7 +112,7 @@ PROFILES: dict[str, list[Field]] = {
         Field("amount", S3.amount, "decimal", doc="Amount in EUR"),
     ],
     "collaboration": [
-        LABEL, DESCRIPTION,
+        Field("label", SKOS.prefLabel, "langmap", doc="Name, one per language"), DESCRIPTION,
         Field("partner", S3.partner, "links", True, "Two or more clusters, on any node"),
         Field("collaborationType", S3.collaborationType, "link"),
         Field("startDate", S3.startDate, "dateOrYear"),

@@ -18,6 +18,7 @@ severity) because the callers answer with them: RFC 9457 problem documents, CLI 
 """
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -149,6 +150,10 @@ def _describe(data: Graph, vocabulary: Graph, node) -> str:
     return kind or (f"'{name}'" if name else "")
 
 
+# pyshacl parses its SPARQL constraints with rdflib's pyparsing grammar, which is not thread-safe:
+# two validations at once in one process fail inside the parser. Serialise them.
+_PYSHACL_LOCK = threading.Lock()
+
 _SEVERITY = {SH.Violation: "Violation", SH.Warning: "Warning", SH.Info: "Warning"}
 
 
@@ -199,8 +204,10 @@ def validate(graph: Graph) -> ValidationReport:
     """
     from . import load_vocabulary
     vocabulary = load_vocabulary()
-    _, results, _ = pyshacl.validate(_mixed(graph), shacl_graph=_shapes_for_pyshacl(), inference="none",
-                                     advanced=True, allow_warnings=True, inplace=True)
+    data, shapes = _mixed(graph), _shapes_for_pyshacl()
+    with _PYSHACL_LOCK:
+        _, results, _ = pyshacl.validate(data, shacl_graph=shapes, inference="none",
+                                         advanced=True, allow_warnings=True, inplace=True)
     seen: set[Violation] = set()
     descriptions: dict[str, str] = {}
     for result in results.subjects(RDF.type, SH.ValidationResult):
