@@ -179,6 +179,7 @@ def demo(directory, port):
 
 
 from sync.cli import register as _register_sync  # noqa: E402  (the `s3fed sync …` verbs)
+
 _register_sync(main)
 
 if __name__ == "__main__":

@@ -74,11 +74,11 @@ def record(store: Store, graphs: Graphs, changes) -> list[str]:
     Must run under ``store.write_lock`` together with the data update it accompanies.
     """
     seq = last_sequence(store, graphs)
-    now = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    now = datetime.now(UTC)
     previous = _timestamp_of(store, graphs, seq) if seq else None
-    if previous and previous > now:  # same fixed-width UTC form: string order is time order
-        now = previous
-    stamp = ox.Literal(now, datatype=_nn(XSD.dateTime))
+    if previous:  # compared as times: the store canonicalises the lexical form (drops ".000000")
+        now = max(now, datetime.fromisoformat(previous.replace("Z", "+00:00")))
+    stamp = ox.Literal(now.isoformat(timespec="microseconds").replace("+00:00", "Z"), datatype=_nn(XSD.dateTime))
     by_subject: dict[str, list[ox.Triple]] = {}
     for t in changes.triples:
         by_subject.setdefault(t.subject.value, []).append(t)

@@ -95,6 +95,8 @@ def make_node(root: Path, region: str = "FRJ", name: str = "Occitanie") -> Node:
     node = Node(dir=root / region, region=region, port=port)
     subprocess.run([*S3FED, "node", "init", "--dir", str(node.dir), "--region", region, "--name", name,
                     "--base-url", node.base], check=True, capture_output=True, cwd=Path(__file__).parent.parent)
+    if TEST_STORE == "oxigraph":  # opt-in, see "External store" at the end of this file
+        use_oxigraph(node)
     return node
 
 
@@ -126,3 +128,68 @@ def sample_node(tmp_path_factory):
     yield node
     node.stop()
     shutil.rmtree(node.dir, ignore_errors=True)
+
+
+# -- External store (opt-in): S3FED_TEST_STORE=oxigraph ----------------------------------------
+# Every node made by make_node then gets its own `oxigraph serve` (PyPI package `oxigraph`) and a
+# [store] table pointing at it, so the same tests run the node on node/remote_store.py. The
+# server is stopped when its Node object goes away (end of its fixture) or at exit.
+
+TEST_STORE = os.environ.get("S3FED_TEST_STORE", "embedded")
+
+
+def oxigraph_binary() -> str | None:
+    """The `oxigraph` server binary: next to this Python (the venv's) first, else on PATH."""
+    local = Path(sys.executable).parent / "oxigraph"
+    return str(local) if local.is_file() else shutil.which("oxigraph")
+
+
+def start_oxigraph(location: Path, timeout_s: int = 5) -> tuple[subprocess.Popen, str]:
+    """`oxigraph serve` on a free loopback port with its data in ``location``; (process, base URL).
+    ``--timeout-s`` bounds runaway queries a test leaves behind (the node abandons them sooner)."""
+    binary = oxigraph_binary()
+    if binary is None:
+        raise RuntimeError("the oxigraph server is not installed: pip install 'oxigraph>=0.4'")
+    port, base = free_port(), None
+    location.mkdir(parents=True, exist_ok=True)
+    with open(location / "server.log", "ab") as log:
+        proc = subprocess.Popen([binary, "serve", "--location", str(location / "db"), "--bind", f"127.0.0.1:{port}",
+                                 "--timeout-s", str(timeout_s)], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/", timeout=1)
+            base = f"http://127.0.0.1:{port}"
+            break
+        except requests.RequestException:
+            time.sleep(0.05)
+    if base is None:
+        stop_process(proc)
+        raise RuntimeError(f"oxigraph serve did not start: {(location / 'server.log').read_text()[-2000:]}")
+    return proc, base
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def store_table(base: str, lock_file: Path) -> str:
+    return (f'\n[store]\nkind = "sparql"\nquery_url = "{base}/query"\nupdate_url = "{base}/update"\n'
+            f'store_url = "{base}/store"\nlock_file = "{lock_file}"\n')
+
+
+def use_oxigraph(node: Node) -> subprocess.Popen:
+    """Give ``node`` its own oxigraph server, written into its s3fed.toml."""
+    import weakref
+    proc, base = start_oxigraph(node.dir / "oxigraph")
+    weakref.finalize(node, stop_process, proc)
+    table = store_table(base, node.dir / "data" / "store.lock")
+    node.write("s3fed.toml", node.config.read_text(encoding="utf-8") + table)
+    node.oxigraph = proc
+    return proc
