@@ -84,7 +84,9 @@ def node_serve(obj: Context, host, port):
     try:
         app = create_app(obj.config)
     except OSError as e:
-        _fail(f"cannot open the store: {e} (is another process serving this node?)", 3)
+        hint = "is another process serving this node?" if obj.config["store"]["kind"] == "embedded" \
+            else "is the SPARQL server running?"
+        _fail(f"cannot open the store: {e} ({hint})", 3)
     if obj.config["peers"]:  # a hub: this process owns the store, so it runs the harvests
         from sync.scheduler import start_for_app
         start_for_app(app, f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}")
@@ -116,6 +118,8 @@ def node_import(obj: Context, files):
         click.secho(f"Nothing was imported: {len(e.errors)} problem(s) found.", fg="red", err=True)
         click.echo(e.text(), err=True)
         sys.exit(1)
+    except OSError as e:  # an external store that is down, a full disk
+        _fail(f"nothing was imported: the store could not be written: {e}", 3)
     finally:
         store.close()
     click.echo(f"Imported {len(changes.subjects)} entities ({len(changes.triples)} triples) from {len(files)} file(s).")

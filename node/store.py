@@ -152,5 +152,6 @@ def open_store(config: dict) -> Store:
         return Store(Path(config["node"]["data_dir"]) / "store")
     if kind == "sparql":
         from .remote_store import RemoteStore  # scale-out path, see DESIGN.md "Stores and scale"
-        return RemoteStore(config["store"])
+        # the write lock's file lives with the node, so the service and the CLI share it
+        return RemoteStore({"lock_file": str(Path(config["node"]["data_dir"]) / "store.lock"), **config["store"]})
     raise ValueError(f"store.kind must be 'embedded' or 'sparql', got {kind!r}")
