@@ -35,6 +35,12 @@ CONCEPT_CLASSES = {"actor-role": "ActorRole", "cluster-type": "ClusterType", "fu
                    "fulfilment": "FulfilmentLevel", "collaboration-type": "CollaborationType",
                    "technology": "Technology", "scientific-field": "ScientificField", "helix": "HelixSphere"}
 # Links to other entities: checked as IRIs, never with sh:class (they may live on another node).
+# Terms of the hub's machinery: harvest state and provenance, the comparative study, the index run.
+HUB_CLASSES = {"HarvestState": None, "HarvestRun": PROV.Activity, "StudyRun": PROV.Activity,
+               "Indicator": SKOS.Concept, "IndicatorValue": None}
+HUB_PROPERTIES = ["pageSize", "firstSequence", "peerId", "peerUrl", "checkpoint", "lastAttempt", "lastSuccess",
+                  "lastError", "membersApplied", "harvestDetails", "harvestOf", "indicator", "value", "query",
+                  "explanation", "indexParameters"]
 LINKS = [S3.region, S3.strategy, S3.governanceBody, S3.contributesTo, S3.domain, S3.coAnimator, S3.partner,
          S3.funding, S3.between, ORG.organization, ORG.member, ORG.hasMembership, PROV.wasGeneratedBy]
 
@@ -87,7 +93,7 @@ def context_iris() -> dict[str, str]:
 # --- the Python API ------------------------------------------------------------------------------
 
 def test_version_matches_the_ontology(ontology):
-    assert vocab.VERSION == "1.0.0"
+    assert vocab.VERSION == "1.1.0"
     assert str(ontology.value(URIRef("https://w3id.org/s3fed/vocab"), OWL.versionInfo)) == vocab.VERSION
 
 
@@ -115,7 +121,8 @@ def test_ontology_header(ontology):
 
 def test_every_core_term_is_defined_with_labels_and_comments_in_en_and_fr(ontology):
     concept_classes = list(CONCEPT_CLASSES.values())
-    for name in [*CORE_CLASSES, *concept_classes, "IndexRun", *CORE_PROPERTIES, "helix", "sequence", "lastSequence"]:
+    for name in [*CORE_CLASSES, *concept_classes, "IndexRun", *CORE_PROPERTIES, "helix", "sequence", "lastSequence",
+                 *HUB_CLASSES, *HUB_PROPERTIES]:
         term = S3[name]
         assert term in defined_terms(ontology), f"s3:{name} is not defined"
         for p in (RDFS.label, RDFS.comment):
@@ -129,11 +136,15 @@ def test_every_core_term_is_defined_with_labels_and_comments_in_en_and_fr(ontolo
     assert (S3.Actor, RDFS.subClassOf, ORG.Organization) in ontology
     assert (S3.WorkingGroup, RDFS.subClassOf, ORG.OrganizationalUnit) in ontology
     assert (S3.IndexRun, RDFS.subClassOf, PROV.Activity) in ontology
+    for name, parent in HUB_CLASSES.items():
+        assert (S3[name], RDF.type, OWL.Class) in ontology, name
+        if parent is not None:
+            assert (S3[name], RDFS.subClassOf, parent) in ontology, name
 
 
 def test_properties_have_domains_and_ranges(ontology):
     no_domain = {S3.sequence, S3.lastSequence}  # feed bookkeeping: any feed or member
-    no_range = {S3.topic, S3.evidence}          # text or IRI
+    no_range = {S3.topic, S3.evidence, S3.value}  # text or IRI (value: a number, a concept, an entity)
     props = defined_terms(ontology) - set(ontology.subjects(RDF.type, OWL.Class))
     for p in props:
         if p not in no_domain:
@@ -160,6 +171,64 @@ def test_every_s3_term_used_anywhere_is_defined(ontology, shapes, concepts):
 def test_every_ontology_term_is_in_the_shapes_or_the_context(ontology, shapes):
     covered = s3_terms(shapes) | {URIRef(iri) for iri in context_iris().values()}
     assert defined_terms(ontology) - covered == set()
+
+
+# Where the code and data use s3: terms. A line containing IGNORE_MARK is skipped (e.g. a test fixture
+# that uses an undefined term on purpose).
+USAGE_GLOBS = ["node/**/*.py", "node/templates/**/*.html", "sync/**/*.py", "sync/queries/*.rq", "deploy/demo/*.ttl",
+               "tests/data/**/*.ttl"]
+IGNORE_MARK = "vocab: not a term"
+_USAGE = re.compile(
+    r"\bS3\.(?P<attr>[A-Za-z_]\w*)(?P<call>\s*\()?"            # S3.name (S3.name(...) is a str method)
+    r"|\bS3\[\s*(?P<q>[\"'])(?P<key>[^\"'{}]+)(?P=q)\s*\]"       # S3["name"], S3['name'] (not S3[f"..."])
+    r"|(?<![\w:/#.\-])s3:(?P<curie>[A-Za-z_][\w\-]*)")          # s3:name (not "@prefix s3: <…>", s3://…)
+
+
+def s3_usages(root) -> dict[str, list[str]]:
+    """s3 local name → ["path:line", …] of every use in the code, queries, demo data and test data."""
+    not_terms = set(dir(S3))  # S3.startswith, S3.term, …: attributes of the Namespace (a str), not terms
+    found: dict[str, list[str]] = {}
+    files = sorted({f for pattern in USAGE_GLOBS for f in root.glob(pattern) if f.is_file()})
+    assert files, f"no code found under {root}"
+    for f in files:
+        for n, line in enumerate(f.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            if IGNORE_MARK in line:
+                continue
+            for m in _USAGE.finditer(line):
+                if m["attr"] and (m["call"] or m["attr"].startswith("_")):
+                    continue
+                name = m["attr"] or m["key"] or m["curie"]
+                if m["attr"] in not_terms:  # S3.index is str.index, not s3:index: must be S3["index"]
+                    name = f'{name} (S3.{name} is a str method, not a term: write S3["{name}"])'
+                found.setdefault(name, []).append(f"{f.relative_to(root)}:{n}")
+    return found
+
+
+def test_usage_scanner_finds_every_form(tmp_path):
+    (tmp_path / "node").mkdir()
+    (tmp_path / "node" / "x.py").write_text(
+        'a = S3.Cluster; b = S3["pageSize"]; c = S3[f"x/{y}"]; d = S3.startswith("h"); e = S3.term("z")\n'
+        'q = "PREFIX s3: <https://w3id.org/s3fed/vocab#> SELECT * { ?s s3:region ?r ; a s3:Region . }"\n'
+        'u = "s3://bucket/key"; v = S3C["actor-role/sme"]; w = "xs3:nope"\n'
+        'z = S3.noSuchTerm  # vocab: not a term\n'
+        'bad = S3.index; ok = S3["index"]\n', encoding="utf-8")
+    assert {k: len(v) for k, v in s3_usages(tmp_path).items()} == \
+        {"Cluster": 1, "pageSize": 1, "region": 1, "Region": 1, "index": 1,
+         'index (S3.index is a str method, not a term: write S3["index"])': 1}
+    assert s3_usages(tmp_path)["region"] == ["node/x.py:2"]
+
+
+def test_every_s3_term_the_code_and_data_use_is_defined(ontology):
+    """Code, SPARQL queries and data may only use s3: terms the ontology defines: a new term gets
+    its definition (labels and comments in en and fr, domain and range) in vocab/ontology.ttl."""
+    root = vocab.VOCAB_DIR.parent
+    defined = {str(t).removeprefix(str(S3)) for t in defined_terms(ontology)}
+    usages = s3_usages(root)
+    assert {"Cluster", "pageSize", "HarvestState", "IndicatorValue"} <= set(usages)  # the scan sees the code
+    missing = {name: where for name, where in usages.items() if name not in defined}
+    report = "\n".join(f"  s3:{name}  used at {', '.join(where[:5])}{' …' if len(where) > 5 else ''}"
+                       for name, where in sorted(missing.items()))
+    assert not missing, f"{len(missing)} s3: term(s) used but not defined in vocab/ontology.ttl:\n{report}"
 
 
 # --- the concept schemes ---------------------------------------------------------------------------
@@ -496,4 +565,5 @@ def test_context_compacts_and_round_trips_the_good_fixture():
 def test_context_datatypes_are_the_ones_the_shapes_expect():
     for definition in vocab.context()["@context"].values():
         if isinstance(definition, dict) and definition.get("@type", "@id") != "@id":
-            assert definition["@type"] in ("xsd:gYear", "xsd:date", "xsd:dateTime", "xsd:integer", "xsd:decimal")
+            assert definition["@type"] in ("xsd:gYear", "xsd:date", "xsd:dateTime", "xsd:integer", "xsd:decimal",
+                                           "@json")  # @json: an rdf:JSON literal
