@@ -40,6 +40,10 @@ class LocalHub:
         from .web import status
         return status(self.store, self.graphs, self.cfg)
 
+    def build_index(self) -> dict:
+        from .index import build
+        return build(self.store, self.graphs, self.cfg)
+
     def close(self):
         self.store.close()
 
@@ -70,6 +74,12 @@ class RemoteHub:
         r = requests.get(f"{self.url}/peers", headers={"Accept": "application/json"}, timeout=30)
         r.raise_for_status()
         return r.json()["peers"]
+
+    def build_index(self) -> dict:
+        r = requests.post(f"{self.url}/index/run", headers={"Authorization": f"Bearer {self.token}"}, timeout=600)
+        if r.status_code != 200:
+            _fail(f"the running hub at {self.url} refused the index build: HTTP {r.status_code} {r.text[:300]}", 3)
+        return r.json()
 
     def close(self):
         pass
@@ -238,5 +248,33 @@ def serve(obj, host, port):
         pass
 
 
+@click.group("index")
+def index_group():
+    """The cross-region cooperation index of a hub."""
+
+
+@index_group.command("build")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@click.pass_obj
+def index_build(obj, as_json):
+    """Rebuild the cooperation index from the harvested data (replaces the previous run whole)."""
+    hub = open_hub(obj.config)
+    try:
+        summary = hub.build_index()
+    finally:
+        hub.close()
+    if as_json:
+        click.echo(json.dumps(summary, indent=1, ensure_ascii=False, default=str))
+        return
+    items, seconds = summary.get("items", {}), summary.get("seconds", {})
+    click.echo(f"Index run {summary.get('id')}: {summary.get('opportunities')} cooperation opportunities among "
+               f"{items.get('domain', 0)} domains and {items.get('cluster', 0)} clusters "
+               f"({summary.get('evidence', 0)} collaborations as evidence) in {seconds.get('total')} s")
+
+
 def register(main: click.Group) -> None:
+    """The federation's verbs: ``sync``, ``index`` and ``study``."""
+    from .study_web import cli_command as study_group
     main.add_command(sync_group)
+    main.add_command(index_group)
+    main.add_command(study_group)

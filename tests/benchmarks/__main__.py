@@ -1,0 +1,59 @@
+"""``python -m tests.benchmarks`` (``make bench``): run every benchmark module and print one table.
+
+Each module in :data:`MODULES` exposes ``run() -> list[dict]``; a row has ``bench``, ``case``,
+``value`` (a number), ``unit`` and optionally ``baseline`` (the same quantity measured or
+extrapolated in the same run for a simpler method, or for the smaller size) and ``note``. The
+ratio column is value / baseline. Add a module to the list to add a benchmark.
+``python -m tests.benchmarks index`` runs only the modules whose name contains ``index``.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from importlib import import_module
+
+MODULES = ["tests.benchmarks.bench_index"]
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = f" / load {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    return f"{os.cpu_count()} CPUs ({model}){load} · Python {platform.python_version()} · {platform.system()}"
+
+
+def table(rows: list[dict]) -> str:
+    head = ["bench", "case", "value", "unit", "baseline", "ratio", "note"]
+    cells = []
+    for r in rows:
+        base = r.get("baseline")
+        ratio = f"{r['value'] / base:.2f}" if base else ""
+        cells.append([r["bench"], r["case"], f"{r['value']:.3g}", r.get("unit", ""),
+                      f"{base:.3g}" if base else "", ratio, r.get("note", "")])
+    widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(head)]
+    line = lambda c: "  ".join(x.ljust(w) for x, w in zip(c, widths, strict=True)).rstrip()  # noqa: E731
+    return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, cells)])
+
+
+def main(argv: list[str]) -> int:
+    wanted = [m for m in MODULES if not argv or any(a in m for a in argv)]
+    print(f"s3fed benchmarks on {machine()}\n", flush=True)
+    rows, started = [], time.perf_counter()
+    for name in wanted:
+        print(f"running {name} …", file=sys.stderr, flush=True)
+        rows += import_module(name).run()
+    print(table(rows))
+    print(f"\n{len(rows)} figures in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
