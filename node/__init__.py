@@ -2,8 +2,9 @@
 
 ``create_app(config)`` is the app factory (as in Flask's tutorial): ``config`` is the dict
 :func:`node.config.load_config` returns, or a path to an ``s3fed.toml``. One blueprint per
-concern: ``entities`` (the /id/ read surface), ``pages`` (landing, VoID, vocabulary, health),
-and the JSON API, SPARQL endpoint and change feed as they are registered below.
+concern: ``entities`` (the /id/ read surface), ``pages`` (landing, VoID, vocabulary, dump,
+health), ``api`` (JSON API and OpenAPI), ``sparql``, ``feed`` and ``search``; a hub (a node with peers)
+adds the harvest state, the cooperation index and the comparative study from ``sync/``.
 """
 from __future__ import annotations
 
@@ -26,20 +27,19 @@ def create_app(config: dict | str | os.PathLike | None = None) -> Flask:
     app.extensions["s3fed.store"] = open_store(cfg)
     app.extensions["s3fed.graphs"] = Graphs(cfg["node"]["base_url"])
 
-    from . import entities, pages, problems, templating
+    from . import api, entities, feed, pages, problems, search, sparql, templating
     problems.register(app)
     templating.register(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(entities.bp)
     pages.install_vocabulary(app)
-    for name in ("api", "sparql", "feed"):  # grown by later parts of the node
-        try:
-            module = __import__(f"node.{name}", fromlist=["register"])
-        except ModuleNotFoundError as e:
-            if e.name != f"node.{name}":
-                raise
-            continue
-        if hasattr(module, "register"):
+    api.register(app)
+    sparql.register(app)
+    feed.register(app)
+    search.register(app)
+    if cfg["peers"]:  # a hub: harvest state, cooperation index, comparative study, network picture
+        from sync import index_web, network_web, study_web, web
+        for module in (web, index_web, study_web, network_web):
             module.register(app)
     return app
 

@@ -25,7 +25,7 @@ from vocab.kinds import KINDS
 from . import api_ops as ops
 from . import csv_import, settings
 from .auth import require_token
-from .formats import BY_NAME, TRIPLE_FORMATS, UnsupportedMediaType, format_for_upload
+from .formats import BY_NAME, TRIPLE_FORMATS, UnsupportedMediaType, format_for_upload, json_depth
 from .importer import ImportRefused, run_import
 from .problems import PROBLEM_JSON, Problem
 from .schemas import (
@@ -76,7 +76,7 @@ class Parser(FlaskParser):
             raise too_deep from None
         except (ValueError, UnicodeDecodeError) as e:  # includes ints longer than Python accepts
             raise Problem(400, "Bad Request", f"The body is not valid JSON: {e}") from None
-        if _depth(doc) > limit:
+        if json_depth(doc) > limit:
             raise too_deep
         g.s3fed_json = doc
         return doc
@@ -90,16 +90,6 @@ class Parser(FlaskParser):
         errors = ops.refusal_errors(schema, error) if isinstance(schema, EntitySchema) else flatten(messages)
         raise Problem(status, HTTPStatus(status).phrase, f"{len(errors)} problem(s) in the request; "
                       "nothing was changed.", errors=errors)
-
-
-def _depth(value) -> int:
-    depth, stack = 0, [(value, 1)]
-    while stack:
-        item, d = stack.pop()
-        depth = max(depth, d)
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
-        stack.extend((c, d + 1) for c in children if isinstance(c, (dict, list)))
-    return depth
 
 
 class ApiBlueprint(Blueprint):

@@ -17,7 +17,8 @@ CONFIG_FILE = "s3fed.toml"
 
 DEFAULTS: dict = {
     "node": {"region": "", "name": "", "base_url": "http://127.0.0.1:5100", "data_dir": "data",
-             "languages": ["en", "fr", "de", "it", "sl"]},
+             "languages": ["en", "fr", "de", "it", "sl"],
+             "hub_url": ""},  # the federation's hub, for "opportunities in other regions" on pages
     "store": {"kind": "embedded", "query_url": "", "update_url": "", "store_url": ""},
     "limits": {"max_body_bytes": 20_000_000, "page_size": 50, "max_page_size": 1000,
                "sparql_timeout_s": 20.0, "sparql_max_results": 100_000, "max_json_depth": 64,

@@ -212,8 +212,4 @@ def _max_age(cfg: dict) -> int:
 
 
 def register(app) -> None:
-    """The feed views; on a hub (peers configured) also the harvest state at ``/peers``."""
     app.register_blueprint(bp)
-    if app.config["S3FED"].get("peers"):
-        from sync import web
-        web.register(app)

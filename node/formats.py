@@ -96,7 +96,8 @@ def format_for_upload(content_type: str | None, filename: str | None = None) -> 
         + ", ".join("." + e for e in sorted(BY_EXTENSION)))
 
 
-def _json_depth(value) -> int:
+def json_depth(value) -> int:
+    """How deeply ``value`` (parsed JSON) nests, counted without recursion."""
     depth, stack = 0, [(value, 1)]
     while stack:
         item, d = stack.pop()
@@ -120,7 +121,7 @@ def _guard(data: bytes, fmt: RdfFormat, max_json_depth: int) -> None:
         except (ValueError, UnicodeDecodeError) as e:
             raise RdfSyntaxError(f"invalid JSON: {e}",
                                  getattr(e, "lineno", None), getattr(e, "colno", None)) from None
-        if _json_depth(doc) > max_json_depth:
+        if json_depth(doc) > max_json_depth:
             raise RdfSyntaxError(f"JSON nested deeper than {max_json_depth} levels is refused")
 
 
