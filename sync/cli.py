@@ -266,10 +266,11 @@ def index_build(obj, as_json):
     if as_json:
         click.echo(json.dumps(summary, indent=1, ensure_ascii=False, default=str))
         return
-    items, seconds = summary.get("items", {}), summary.get("seconds", {})
-    click.echo(f"Index run {summary.get('id')}: {summary.get('opportunities')} cooperation opportunities among "
-               f"{items.get('domain', 0)} domains and {items.get('cluster', 0)} clusters "
-               f"({summary.get('evidence', 0)} collaborations as evidence) in {seconds.get('total')} s")
+    items, found = summary.get("items", {}), summary.get("opportunities", {})
+    click.echo(f"Index run {summary.get('id')}: {found.get('domain', 0)} opportunities between domains "
+               f"({items.get('domain', 0)} domains), {found.get('cluster', 0)} between clusters "
+               f"({items.get('cluster', 0)} clusters), {summary.get('evidence', 0)} collaborations as evidence, "
+               f"in {summary.get('seconds', {}).get('total')} s")
 
 
 def register(main: click.Group) -> None:
