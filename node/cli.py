@@ -156,7 +156,8 @@ def vocab_check(files):
     failed = False
     for f in files:
         try:
-            quads = parse(Path(f).read_bytes(), format_for_upload(None, f), base_iri=Path(f).resolve().as_uri(), source=f)
+            quads = parse(Path(f).read_bytes(), format_for_upload(None, f), base_iri=Path(f).resolve().as_uri(),
+                          source=f)
         except (RdfSyntaxError, UnsupportedMediaType) as e:
             where = f"{f}:{e.line}:{e.column}" if getattr(e, "line", None) else f
             click.secho(f"✗ {where}: {e}", fg="red")

@@ -60,7 +60,7 @@ class Node:
     def token(self, name: str = "editor") -> str:
         return self.cli("node", "token", "create", name, check=True).stdout.split()[-1]
 
-    def start(self) -> "Node":
+    def start(self) -> Node:
         log = open(self.dir / "serve.log", "a")
         self.proc = subprocess.Popen([*S3FED, "--config", str(self.config), "node", "serve", "--host", "127.0.0.1",
                                       "--port", str(self.port)], stdout=log, stderr=subprocess.STDOUT,

@@ -117,7 +117,8 @@ def test_put_keeps_triples_outside_the_profile(node):
     ttl = (f'<{uri}> a <{S3.Cluster}> ; <http://www.w3.org/2004/02/skos/core#prefLabel> "Extra"@fr ; '
            f'<{S3.region}> <{node.base}/id/region/FRJ> ; <http://www.w3.org/2000/01/rdf-schema#comment> "kept" .')
     assert call(node, "POST", "/api/v1/import", data=ttl, headers={"Content-Type": "text/turtle"}).status_code == 200
-    r = call(node, "PUT", "/api/v1/cluster/with-extra", {"label": {"fr": "Renamed"}, "region": f"{node.base}/id/region/FRJ"})
+    r = call(node, "PUT", "/api/v1/cluster/with-extra",
+             {"label": {"fr": "Renamed"}, "region": f"{node.base}/id/region/FRJ"})
     assert r.status_code == 200, r.text
     text = node.get("/id/cluster/with-extra?format=nt").text
     assert '"kept"' in text and '"Renamed"@fr' in text and '"Extra"@fr' not in text
@@ -126,7 +127,8 @@ def test_put_keeps_triples_outside_the_profile(node):
 def test_delete_cluster_removes_its_memberships(node):
     b = node.base
     call(node, "POST", "/api/v1/cluster", {"slug": "doomed", "label": {"fr": "Doomed"}, "region": f"{b}/id/region/FRJ"})
-    r = call(node, "POST", "/api/v1/membership", {"organization": f"{b}/id/cluster/doomed", "member": f"{b}/id/actor/ad-occ"})
+    r = call(node, "POST", "/api/v1/membership",
+             {"organization": f"{b}/id/cluster/doomed", "member": f"{b}/id/actor/ad-occ"})
     assert r.status_code == 201 and r.json()["slug"] == "doomed-ad-occ"
     assert call(node, "DELETE", "/api/v1/cluster/doomed").status_code == 204
     assert node.get("/api/v1/membership/doomed-ad-occ").status_code == 404
@@ -161,7 +163,8 @@ def test_every_problem_is_listed_and_nothing_changes(node):
     assert {e.get("field") for e in errors} == {"memberCount", "foundingYear", "colour", "region", "clusterType"}
     shacl = [e for e in errors if e.get("field") == "clusterType"]
     assert shacl and shacl[0]["focus"].endswith("/id/cluster/bad") and shacl[0]["path"] == "s3:clusterType"
-    r = call(node, "PUT", "/api/v1/cluster/mipyrail", {"label": {"fr": "Mipyrail", "not a tag": "x"}, "region": "no iri"})
+    r = call(node, "PUT", "/api/v1/cluster/mipyrail",
+             {"label": {"fr": "Mipyrail", "not a tag": "x"}, "region": "no iri"})
     assert r.status_code == 422 and [e["path"] for e in r.json()["errors"]] == ["/label/not a tag", "/region"]
     assert dump(node) == before
 
@@ -189,7 +192,8 @@ def test_import_refused_lists_problems(node):
 
 
 def test_csv_import(node):
-    r = call(node, "POST", "/api/v1/import", data=(DATA / "clusters.csv").read_bytes(), headers={"Content-Type": "text/csv"})
+    r = call(node, "POST", "/api/v1/import", data=(DATA / "clusters.csv").read_bytes(),
+             headers={"Content-Type": "text/csv"})
     assert r.status_code == 200 and r.json()["imported"] == 4, r.text
     cluster = node.get("/api/v1/cluster/eurobiomed").json()
     assert cluster["contributesTo"] == [f"{node.base}/id/domain/sante"] and cluster["memberCount"] == 280
@@ -222,7 +226,8 @@ def test_bad_requests_are_4xx_problems(node):
     assert r.status_code == 422
     r = call(node, "POST", "/api/v1/import", data=b"%PDF", headers={"Content-Type": "application/pdf"})
     assert r.status_code == 415 and "text/csv" in r.json()["detail"]
-    r = call(node, "POST", "/api/v1/cluster", data="label=x", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    r = call(node, "POST", "/api/v1/cluster", data="label=x",
+             headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert r.status_code == 415
     r = call(node, "DELETE", "/api/v1/cluster")
     assert r.status_code == 405 and set(r.headers["Allow"].split(", ")) >= {"GET", "POST"}
@@ -281,7 +286,8 @@ def value_for(field):
         "link": LINKS, "links": st.lists(LINKS, min_size=1, max_size=3, unique=True).map(sorted),
         "integer": st.integers(0, 10**12), "decimal": st.floats(0, 1e12, allow_nan=False, allow_infinity=False),
         "year": st.integers(1000, 2999).map(str),
-        "dateOrYear": st.one_of(st.integers(1000, 2999).map(str), st.dates(date(1000, 1, 1), date(2999, 12, 31)).map(str)),
+        "dateOrYear": st.one_of(st.integers(1000, 2999).map(str),
+                                st.dates(date(1000, 1, 1), date(2999, 12, 31)).map(str)),
         "string": TEXT,
     }[field.shape]
 

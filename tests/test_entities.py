@@ -6,7 +6,8 @@ from rdflib import Graph, URIRef
 from vocab import RDF, S3, SKOS
 
 RDF_FORMATS = [("text/turtle", "turtle", ox.RdfFormat.TURTLE), ("application/ld+json", "json-ld", ox.RdfFormat.JSON_LD),
-               ("application/n-triples", "nt", ox.RdfFormat.N_TRIPLES), ("application/rdf+xml", "xml", ox.RdfFormat.RDF_XML)]
+               ("application/n-triples", "nt", ox.RdfFormat.N_TRIPLES),
+               ("application/rdf+xml", "xml", ox.RdfFormat.RDF_XML)]
 
 
 @pytest.mark.parametrize("media_type,rdflib_format,ox_format", RDF_FORMATS)

@@ -1,7 +1,7 @@
 """Import is validated and all-or-nothing, whatever the door (CLI here, API in test_api.py)."""
 import pytest
-
 from conftest import sample_text
+
 from node.config import load_config
 from node.store import Graphs, open_store
 

@@ -33,7 +33,8 @@ P = """PREFIX s3: <https://w3id.org/s3fed/vocab#>
 PREFIX org: <http://www.w3.org/ns/org#>
 PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
 """
-DOMAINS = P + 'SELECT ?d ?label WHERE { ?d a s3:PriorityDomain ; skos:prefLabel ?label FILTER(lang(?label) = "en") } ORDER BY ?d'
+DOMAINS = P + ('SELECT ?d ?label WHERE { ?d a s3:PriorityDomain ; skos:prefLabel ?label '
+               'FILTER(lang(?label) = "en") } ORDER BY ?d')
 S3 = "https://w3id.org/s3fed/vocab#"
 
 
@@ -96,7 +97,8 @@ def test_construct_in_every_graph_format(sample_node, fmt, method):
     out = res.convert()
     g = out if isinstance(out, Graph) else Graph().parse(data=out, format="turtle")
     m = URIRef(sample_node.base + "/id/membership/aerospace-valley-cci-toulouse")
-    assert g.value(m, URIRef("http://www.w3.org/ns/org#organization")) == URIRef(sample_node.base + "/id/cluster/aerospace-valley")
+    cluster = URIRef(sample_node.base + "/id/cluster/aerospace-valley")
+    assert g.value(m, URIRef("http://www.w3.org/ns/org#organization")) == cluster
     assert str(g.value(g.value(m, URIRef("http://www.w3.org/ns/org#member")),
                        URIRef("http://www.w3.org/2004/02/skos/core#prefLabel"))) == "CCI Toulouse Haute-Garonne"
 
@@ -144,7 +146,8 @@ def test_feed_and_sync_graphs_are_not_in_the_dataset(sample_node):
                      timeout=30)
     names = {b["g"]["value"] for b in r.json()["results"]["bindings"]}
     assert sample_node.base + "/graph/data" in names and feed not in names
-    r = requests.get(sample_node.base + "/sparql", params={"query": f"SELECT * FROM <{feed}> {{ ?s ?p ?o }}"}, timeout=30)
+    r = requests.get(sample_node.base + "/sparql", params={"query": f"SELECT * FROM <{feed}> {{ ?s ?p ?o }}"},
+                     timeout=30)
     assert feed in problem(r, 400)["detail"]
     r = requests.get(sample_node.base + "/sparql", params={"query": DOMAINS, "default-graph-uri": feed}, timeout=30)
     assert problem(r, 400)["type"].endswith("sparql-graph")
@@ -158,7 +161,8 @@ def test_updates_are_refused_every_way(sample_node):
     for r in (post(sample_node, {"update": update}),
               post(sample_node, update.encode(), headers={"Content-Type": "application/sparql-update"}),
               post(sample_node, {"query": update}),
-              requests.get(sample_node.base + "/sparql", params={"query": "# hi\nDELETE WHERE { ?s ?p ?o }"}, timeout=30)):
+              requests.get(sample_node.base + "/sparql", params={"query": "# hi\nDELETE WHERE { ?s ?p ?o }"},
+                           timeout=30)):
         assert "read-only" in problem(r, 403)["detail"]
     assert wrapper(sample_node, DOMAINS, JSON).convert()["results"]["bindings"]  # nothing changed
 
