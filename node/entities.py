@@ -11,6 +11,7 @@ import re
 
 from urllib.parse import urlencode
 
+import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, render_template, request
 from rdflib import Graph, Literal, URIRef
 
@@ -25,6 +26,7 @@ from .templating import label
 
 bp = Blueprint("entities", __name__)
 OFFERED = [*RDF_MEDIA_TYPES, HTML, JSON]
+MAX_PAGE = 1_000_000  # OFFSET stays a number the SPARQL engine reads
 
 
 def read_graphs() -> list[str]:
@@ -133,24 +135,29 @@ def _page_args() -> tuple[int, int]:
         per_page = int(request.args.get("per_page", limits["page_size"]))
     except ValueError:
         raise Problem(400, "Bad Request", "page and per_page must be whole numbers") from None
-    if page < 1 or not 1 <= per_page <= limits["max_page_size"]:
-        raise Problem(400, "Bad Request", f"page must be ≥ 1 and per_page between 1 and {limits['max_page_size']}")
+    if not 1 <= page <= MAX_PAGE or not 1 <= per_page <= limits["max_page_size"]:  # as /api/v1/{kind}
+        raise Problem(400, "Bad Request", f"page must be between 1 and {MAX_PAGE} and per_page between 1 and "
+                      f"{limits['max_page_size']}")
     return page, per_page
 
 
 def _filters(kind: str) -> str:
     """Triple patterns for ``?field=IRI`` filters on the kind's link fields, and ``?q=`` text."""
     patterns = []
-    links = {f.name: f for f in PROFILES[kind] if f.shape in ("link", "links")}
+    links = {f.name: f for f in PROFILES[kind] if f.shape in ("link", "links")
+             and f.name not in ("page", "per_page", "q")}  # a strategy's foaf:page is a field, ?page= is paging
     for name, value in request.args.items():
         if name in links:
-            if not re.fullmatch(r"[^\s<>\"{}|\\^`]+", value):
-                raise Problem(400, "Bad Request", f"{name} must be an IRI")
-            patterns.append(f"?s <{links[name].predicate}> <{value}> .")
+            try:  # absolute, and nothing that could close the IRI in the query
+                iri = ox.NamedNode(value) if len(value) <= 2048 else None
+            except ValueError:
+                iri = None
+            if iri is None:
+                raise Problem(400, "Bad Request", f"{name} must be an absolute IRI (e.g. https://example.org/thing)")
+            patterns.append(f"?s <{links[name].predicate}> {iri} .")
     q = request.args.get("q", "").strip()
-    if q:
-        text = q.replace("\\", "\\\\").replace('"', '\\"')
-        patterns.append(f'?s <{SKOS.prefLabel}> ?_q . FILTER(CONTAINS(LCASE(STR(?_q)), LCASE("{text}")))')
+    if q:  # a SPARQL string literal, escaped by the engine's own serialiser (quotes, newlines…)
+        patterns.append(f'?s <{SKOS.prefLabel}> ?_q . FILTER(CONTAINS(LCASE(STR(?_q)), LCASE({ox.Literal(q)})))')
     return "\n".join(patterns)
 
 

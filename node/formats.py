@@ -6,14 +6,17 @@ type, ``?format=`` name and file extension; negotiation, parsing and serialising
 Untrusted input is parsed with pyoxigraph's native parsers, which fetch nothing remote (a
 JSON-LD remote ``@context`` is an error, not a request). Two guards sit in front of them:
 RDF/XML with a DOCTYPE is refused outright (no entities, internal or external, are ever
-expanded), and JSON-LD deeper than a configured nesting limit is refused before it reaches
-the parser (deep nesting exhausts the native parser's stack).
+expanded), and JSON-LD or RDF/XML deeper than a configured nesting limit is refused before it
+reaches the parser (deep nesting exhausts the native parser's stack). A UTF-8 byte-order mark is
+dropped; any other encoding is refused.
 """
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from dataclasses import dataclass
+from xml.parsers import expat
 
 import pyoxigraph as ox
 from flask import request
@@ -107,12 +110,40 @@ def json_depth(value) -> int:
     return depth
 
 
+class _TooDeep(Exception):
+    pass
+
+
+def _xml_depth(data: bytes, limit: int) -> int:
+    """Element nesting of an XML document, counted by expat up to ``limit + 1`` (the native RDF/XML
+    parser recurses per level: ~100k levels overflow its stack and kill the process). Malformed
+    XML is left to that parser, which reports it with a position."""
+    parser, depth = expat.ParserCreate(), [0, 0]
+
+    def start(*_):
+        depth[0] += 1
+        depth[1] = max(depth[1], depth[0])
+        if depth[0] > limit:
+            raise _TooDeep
+
+    def end(*_):
+        depth[0] -= 1
+    parser.StartElementHandler, parser.EndElementHandler = start, end
+    try:
+        parser.Parse(data, True)
+    except (_TooDeep, expat.ExpatError):
+        pass
+    return depth[1]
+
+
 def _guard(data: bytes, fmt: RdfFormat, max_json_depth: int) -> None:
     if fmt.name == "rdf":
         head = data[:65536].lower()
         if b"<!doctype" in head or b"<!entity" in data.lower():
             raise RdfSyntaxError("RDF/XML with a DOCTYPE or entity declarations is refused: "
                                  "s3fed never expands XML entities. Remove the DOCTYPE.")
+        if _xml_depth(data, max_json_depth) > max_json_depth:
+            raise RdfSyntaxError(f"XML nested deeper than {max_json_depth} levels is refused")
     elif fmt.name == "jsonld":
         try:
             doc = json.loads(data)
@@ -128,6 +159,8 @@ def _guard(data: bytes, fmt: RdfFormat, max_json_depth: int) -> None:
 def parse(data: bytes, fmt: RdfFormat, base_iri: str | None = None, *, max_json_depth: int = 64,
           source: str = "input") -> list[ox.Quad]:
     """Parse untrusted bytes into quads, or raise :class:`RdfSyntaxError` with line and column."""
+    if data.startswith(codecs.BOM_UTF8):  # what Windows editors put before UTF-8 text
+        data = data[len(codecs.BOM_UTF8):]
     _guard(data, fmt, max_json_depth)
     try:
         data.decode("utf-8")
@@ -138,6 +171,8 @@ def parse(data: bytes, fmt: RdfFormat, base_iri: str | None = None, *, max_json_
     except SyntaxError as e:
         line, col = _position(e)
         raise RdfSyntaxError(f"{source} is not valid {fmt.media_type}: {e}", line, col) from None
+    except MemoryError as e:  # the parser's own bound on one token, line or literal (16 MB)
+        raise RdfSyntaxError(f"{source} has a token, line or comment too long to parse ({e})") from None
 
 
 def _position(err: SyntaxError) -> tuple[int | None, int | None]:

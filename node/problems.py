@@ -7,7 +7,7 @@ the first one.
 from __future__ import annotations
 
 from flask import Flask, json, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://w3id.org/s3fed/problems/"
@@ -41,6 +41,15 @@ def problem_response(p: Problem):
 def register(app: Flask) -> None:
     """Turn Problems and every werkzeug HTTP error into problem+json."""
     app.register_error_handler(Problem, problem_response)
+
+    @app.before_request
+    def _whole_body_or_413():
+        """A body without Content-Length (chunked) is cut at MAX_CONTENT_LENGTH by werkzeug's
+        ``get_data()`` without an error: refuse it instead, lest an import store the first part."""
+        limit = app.config.get("MAX_CONTENT_LENGTH")
+        if limit and request.content_length is None and request.method in ("POST", "PUT", "PATCH"):
+            if len(request.get_data(cache=True)) >= limit:
+                raise RequestEntityTooLarge()
 
     @app.errorhandler(HTTPException)
     def _http(e: HTTPException):

@@ -11,7 +11,9 @@ fields, and ``ClusterPatchSchema`` (JSON merge patch, RFC 7396) where nothing is
 """
 from __future__ import annotations
 
+import math
 import re
+import sys
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -23,6 +25,8 @@ from marshmallow import fields, validate
 
 from vocab.kinds import KINDS
 from vocab.profiles import PROFILES, Field
+
+from .importer import MAX_IRI, MAX_TEXT
 
 SLUG = r"[A-Za-z0-9][A-Za-z0-9._~-]{0,199}"
 LANG_TAG = r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$"
@@ -42,7 +46,7 @@ class Text(fields.String):
 
     def __init__(self, **kw):
         kw.setdefault("validate", [])
-        kw["validate"] = [_clean_text, validate.Length(min=1, max=100_000), *_as_list(kw["validate"])]
+        kw["validate"] = [_clean_text, validate.Length(min=1, max=MAX_TEXT), *_as_list(kw["validate"])]
         super().__init__(**kw)
 
 
@@ -52,7 +56,7 @@ class IRI(fields.String):
     def __init__(self, **kw):
         kw.setdefault("metadata", {}).setdefault("format", "iri")
         kw["metadata"].setdefault("pattern", IRI_PATTERN)
-        super().__init__(validate=[validate.Length(max=2048), self._check], **kw)
+        super().__init__(validate=[validate.Length(max=MAX_IRI), self._check], **kw)
 
     @staticmethod
     def _check(value: str) -> None:
@@ -101,7 +105,8 @@ class NonNegativeDecimal(fields.Number):
     """A JSON number ≥ 0, kept exact: loaded as a plain decimal string (never 1E+20)."""
 
     num_type = float
-    default_error_messages: ClassVar[dict] = {"invalid": "Not a valid number.", "negative": "Must be 0 or more."}
+    default_error_messages: ClassVar[dict] = {"invalid": "Not a valid number.", "negative": "Must be 0 or more.",
+                                              "too_large": "Too large: numbers must fit a double (±1.8e308)."}
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):  # Decimal: from CSV
@@ -114,6 +119,8 @@ class NonNegativeDecimal(fields.Number):
             raise self.make_error("invalid")
         if d < 0:
             raise self.make_error("negative")
+        if not math.isfinite(float(d)):  # read back as a JSON number, it would be Infinity
+            raise self.make_error("too_large")
         return format(d, "f")
 
 
@@ -141,7 +148,7 @@ def field_for(f: Field, patch: bool = False) -> fields.Field:
     if shape == "string":
         return Text(**kw)
     if shape == "integer":
-        return fields.Integer(strict=True, validate=validate.Range(min=0), **kw)
+        return fields.Integer(strict=True, validate=validate.Range(min=0, max=sys.float_info.max), **kw)  # as imports
     if shape == "decimal":
         kw["metadata"] |= {"minimum": 0}
         return NonNegativeDecimal(**kw)

@@ -21,7 +21,11 @@ ones included, so runaway queries cannot take more than that; beyond it the endp
 503 with Retry-After while the rest of the node stays responsive. Bodies are buffered, so a
 limit hit mid-way is still a clean problem, and ``limits.sparql_max_results`` bounds them (past
 it: 400, "page with LIMIT/OFFSET"). A SERVICE call has no timeout of its own in pyoxigraph: a
-hung peer holds its slot until the connection fails.
+hung peer holds its slot until the connection fails. The engine's parser and planner recurse on
+the query's structure (a few thousand nested groups, or chained operators, overflow a thread's
+stack and kill the process), so :func:`_scan` refuses queries nested deeper than
+``limits.sparql_max_nesting`` (64) or longer than ``limits.sparql_max_tokens`` (4000) terms
+outside VALUES, and evaluation threads get a 64 MB stack.
 """
 from __future__ import annotations
 
@@ -73,6 +77,9 @@ _TOKEN = re.compile(r"""
                (?:[\w.:%\u00B7\u0300-\u036F\u203F\u2040-]|\\[_~.\-!$&'()*+,;=/?\#@%])*)
   | (?P<other>.)
 """, re.VERBOSE | re.DOTALL)
+MAX_TOKENS, MAX_NESTING = 4000, 64  # defaults of limits.sparql_max_tokens / sparql_max_nesting
+WORKER_STACK = 64 * 1024 * 1024  # evaluation threads: recursion in the engine stays far from the end
+_STACK_LOCK = threading.Lock()
 _GLUED = {"service", "silent", "from", "named", "prefix"}  # oxigraph reads SERVICE:x as SERVICE :x
 _ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 READ_ONLY = ("this endpoint is read-only; it answers SPARQL queries (SELECT, ASK, CONSTRUCT, DESCRIBE). "
@@ -146,16 +153,41 @@ def _scan(q: str, base: str) -> tuple[str, list[tuple[str, str | None]], list[st
     rdflib's parser is no help here: it fails on SERVICE after a PREFIX (its ServiceGraphPattern
     post-parse action re-searches the whole query text) and costs ≈100 ms a query."""
     toks = []
+    limits = settings()["limits"]
+    max_tokens = int(limits.get("sparql_max_tokens") or MAX_TOKENS)
+    max_nesting = int(limits.get("sparql_max_nesting") or MAX_NESTING)
+    depth, values, data = 0, 0, 0  # values: 1 after VALUES, 2 inside its data block (terms only)
     for m in _TOKEN.finditer(q):
         kind, text = m.lastgroup, m.group()
+        if kind in ("ws", "comment"):
+            continue
+        if values == 2:  # VALUES rows are data, not structure: counted apart, not kept
+            if text == "}":
+                values, depth = 0, depth - 1
+            data += 1
+            if data > max_tokens * 50:
+                raise _too_complex(f"has more than {max_tokens * 50} values in its VALUES blocks")
+            continue
+        if kind == "word" and text.lower() == "values":
+            values = 1
+        elif values == 1 and text == "{":
+            values = 2
+        if kind == "other" and text in "{([":
+            depth += 1
+            if depth > max_nesting:
+                raise _too_complex(f"nests groups, brackets or parentheses more than {max_nesting} deep")
+        elif kind == "other" and text in "})]":
+            depth -= 1
         pfx, _, local = text.partition(":")
         if kind == "pname" and pfx.lower() in _GLUED:
             toks += [("word", pfx), ("pname", ":" + local)]
         elif kind == "other" and text == "\\":  # only legal in strings, IRIs and prefixed names
             raise Problem(400, "SPARQL syntax error", "The query has a backslash outside strings, IRIs and "
                           f"prefixed names (at character {m.start()}).", kind="sparql-syntax")
-        elif kind not in ("ws", "comment"):
+        else:
             toks.append((kind, text))
+        if len(toks) > max_tokens:
+            raise _too_complex(f"has more than {max_tokens} keywords, terms and operators outside VALUES")
     toks.append(("", ""))
     prefixes: dict[str, str] = {}
     first, services, default, named = "", [], [], []
@@ -182,6 +214,15 @@ def _scan(q: str, base: str) -> tuple[str, list[tuple[str, str | None]], list[st
             graph = iri(*target)
             (named if skip == 2 else default).append(urljoin(base, graph) if graph else target[1])
     return first, services, default, named
+
+
+def _too_complex(what: str) -> Problem:
+    """The engine's parser and planner recurse on the query's structure: past a few thousand levels
+    or terms they exhaust the thread's stack and take the whole process down (a crash, not an
+    error), and planning cost grows much faster than the query. So the size is bounded up front."""
+    return Problem(400, "Query too complex", f"The query {what}, past this endpoint's limits "
+                   "(limits.sparql_max_nesting, limits.sparql_max_tokens). Put long lists of values in a "
+                   "VALUES block, or load the node's /dump locally for heavy analysis.", kind="sparql-too-complex")
 
 
 def _check_services(services) -> None:
@@ -276,7 +317,12 @@ def _run(q, default, named, sol_type, graph_type) -> tuple[bytes, str]:
         finally:
             slots.release()
             done.set()
-    threading.Thread(target=work, name="sparql-query", daemon=True).start()
+    with _STACK_LOCK:  # the stack size applies to threads started while it is set
+        previous = threading.stack_size(WORKER_STACK)
+        try:
+            threading.Thread(target=work, name="sparql-query", daemon=True).start()
+        finally:
+            threading.stack_size(previous)
     if not done.wait(max(0.0, deadline - time.monotonic())):
         current_app.logger.warning("SPARQL query abandoned after %gs: %.300s", timeout, q)
         raise _timeout(timeout)
