@@ -28,7 +28,7 @@ soak: install
 
 ## Benchmarks (not part of `make test`).
 bench: install
-	$(BIN)/python -m tests.benchmarks
+	$(BIN)/python -m tests.benchmarks $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check node sync vocab tests

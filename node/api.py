@@ -26,7 +26,7 @@ from . import api_ops as ops
 from . import csv_import, settings
 from .auth import require_token
 from .formats import BY_NAME, TRIPLE_FORMATS, UnsupportedMediaType, format_for_upload, json_depth
-from .importer import ImportRefused, run_import
+from .importer import MAX_IMPORT_TRIPLES, ImportRefused, run_import
 from .problems import PROBLEM_JSON, Problem
 from .schemas import (
     EntitySchema,
@@ -201,9 +201,10 @@ def import_body(body: bytes, mimetype: str, default_kind: str | None) -> dict:
     from . import graphs, store
     cfg = settings()
     base, located = cfg["node"]["base_url"], (lambda errors: errors)
+    max_triples = int(cfg["limits"].get("max_import_triples") or MAX_IMPORT_TRIPLES)
     if mimetype == CSV:
         try:
-            upload = csv_import.read(body, base, default_kind, getattr(vocab, "PREFIXES", {}))
+            upload = csv_import.read(body, base, default_kind, getattr(vocab, "PREFIXES", {}), max_triples)
         except ImportRefused as e:
             raise _refused(e.errors) from None
         sources, located = [("upload.csv", upload.ntriples(), BY_NAME["nt"])], upload.locate
@@ -215,7 +216,7 @@ def import_body(body: bytes, mimetype: str, default_kind: str | None) -> dict:
                           "send one of: " + ", ".join(UPLOAD_TYPES), headers={"Accept-Post": ", ".join(UPLOAD_TYPES)}) from None
         sources = [("upload", body, fmt)]
     try:
-        changes = run_import(store(), graphs(), sources, base, cfg["limits"]["max_json_depth"])
+        changes = run_import(store(), graphs(), sources, base, cfg["limits"]["max_json_depth"], max_triples)
     except ImportRefused as e:
         raise _refused(located(e.errors)) from None
     return {"imported": len(changes.subjects), "triples": len(changes.triples)}

@@ -22,7 +22,8 @@ DEFAULTS: dict = {
     "store": {"kind": "embedded", "query_url": "", "update_url": "", "store_url": ""},
     "limits": {"max_body_bytes": 20_000_000, "page_size": 50, "max_page_size": 1000,
                "sparql_timeout_s": 20.0, "sparql_max_results": 100_000, "max_json_depth": 64,
-               "sparql_max_concurrent": 0},  # 0: one per CPU
+               "sparql_max_concurrent": 0,  # 0: one per CPU
+               "sparql_max_tokens": 4000, "sparql_max_nesting": 64, "max_import_triples": 200_000},
     "feed": {"page_size": 250, "max_age_s": 5},
     "sync": {"interval_minutes": 60, "timeout_s": 30.0, "max_bytes": 200_000_000, "retries": 3,
              "backoff_s": 0.5, "workers": 8},

@@ -22,7 +22,7 @@ from rdflib import Graph, URIRef
 from vocab.kinds import KINDS
 from vocab.profiles import PROFILES, to_graph
 
-from .importer import SLUG, ImportRefused
+from .importer import MAX_IMPORT_TRIPLES, SLUG, ImportRefused
 from .schemas import entity_schema, flatten
 
 SEPARATOR = "|"
@@ -107,7 +107,8 @@ def _value(shape: str, cell: str, base: str, prefixes: dict):
     return cell
 
 
-def read(data: bytes, base: str, default_kind: str | None = None, prefixes: dict | None = None) -> CsvUpload:
+def read(data: bytes, base: str, default_kind: str | None = None, prefixes: dict | None = None,
+         max_rows: int = MAX_IMPORT_TRIPLES) -> CsvUpload:
     """Rows of ``data`` as one graph; raises :class:`ImportRefused` with every row's problems."""
     try:
         text = data.decode("utf-8-sig")
@@ -116,7 +117,12 @@ def read(data: bytes, base: str, default_kind: str | None = None, prefixes: dict
                               "save it as 'CSV UTF-8'"}]) from None
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text.split("\n", 1)[0]))
     try:
-        records = list(reader)
+        records = []
+        for record in reader:  # every row is at least one triple: stop before building a graph too big
+            records.append(record)
+            if len(records) > max_rows + 1:
+                raise ImportRefused([{"row": reader.line_num, "message": f"more than {max_rows} rows, more than one "
+                                      "import takes (limits.max_import_triples): split the file"}])
     except csv.Error as e:
         raise ImportRefused([{"row": reader.line_num, "message": f"unreadable CSV: {e}"}]) from None
     if not records:

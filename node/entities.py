@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-
 from urllib.parse import urlencode
 
 import pyoxigraph as ox

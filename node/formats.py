@@ -157,8 +157,9 @@ def _guard(data: bytes, fmt: RdfFormat, max_json_depth: int) -> None:
 
 
 def parse(data: bytes, fmt: RdfFormat, base_iri: str | None = None, *, max_json_depth: int = 64,
-          source: str = "input") -> list[ox.Quad]:
-    """Parse untrusted bytes into quads, or raise :class:`RdfSyntaxError` with line and column."""
+          source: str = "input", max_triples: int | None = None) -> list[ox.Quad]:
+    """Parse untrusted bytes into quads, or raise :class:`RdfSyntaxError` with line and column
+    (also when there are more than ``max_triples``: parsing stops there)."""
     if data.startswith(codecs.BOM_UTF8):  # what Windows editors put before UTF-8 text
         data = data[len(codecs.BOM_UTF8):]
     _guard(data, fmt, max_json_depth)
@@ -167,7 +168,13 @@ def parse(data: bytes, fmt: RdfFormat, base_iri: str | None = None, *, max_json_
     except UnicodeDecodeError as e:
         raise RdfSyntaxError(f"{source} is not UTF-8 (invalid byte at offset {e.start})") from None
     try:
-        return list(ox.parse(data, format=fmt.ox_format, base_iri=base_iri))
+        quads = []
+        for quad in ox.parse(data, format=fmt.ox_format, base_iri=base_iri):
+            quads.append(quad)
+            if max_triples is not None and len(quads) > max_triples:
+                raise RdfSyntaxError(f"{source} has more triples than one import takes ({max_triples}, "
+                                     "limits.max_import_triples): split it into several imports")
+        return quads
     except SyntaxError as e:
         line, col = _position(e)
         raise RdfSyntaxError(f"{source} is not valid {fmt.media_type}: {e}", line, col) from None

@@ -10,6 +10,9 @@ every failure listed:
 * literals free of control characters, texts and IRIs within the JSON API's lengths, numbers
   that are valid and fit a double,
 * the shared SHACL shapes.
+
+One import holds at most ``limits.max_import_triples`` (200 000) triples — validation keeps them
+all in memory — and a refusal lists its first 1000 problems (then says how many more).
 """
 from __future__ import annotations
 
@@ -29,6 +32,10 @@ from .formats import RdfFormat, RdfSyntaxError, parse
 SLUG = r"[A-Za-z0-9][A-Za-z0-9._~-]{0,199}"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_TEXT, MAX_IRI = 100_000, 2048  # characters; the JSON API's limits too (node.schemas)
+# Validation holds the whole import in memory (rdflib + pyshacl: ~0.7 GB and 30 s for 200k triples);
+# past that a compact body (a 2 MB RDF list is a million triples) would take the node's memory.
+MAX_IMPORT_TRIPLES = 200_000  # default of limits.max_import_triples
+MAX_ERRORS = 1000  # problems listed; a larger count is summarised
 _XSD = "http://www.w3.org/2001/XMLSchema#"
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
@@ -62,6 +69,12 @@ class ImportRefused(Exception):
     """The import changed nothing; ``errors`` lists every reason (problem+json ``errors``)."""
 
     errors: list[dict] = field(default_factory=list)
+
+    def __post_init__(self):
+        if len(self.errors) > MAX_ERRORS:  # a problem document, not a copy of the upload
+            more = len(self.errors) - MAX_ERRORS
+            self.errors = [*self.errors[:MAX_ERRORS], {"message": f"… and {more} more problem(s) like these: "
+                                                       f"only the first {MAX_ERRORS} are listed"}]
 
     def __str__(self) -> str:
         return f"import refused: {len(self.errors)} problem(s)"
@@ -128,7 +141,8 @@ def check_identity(triples, base: str) -> list[dict]:
     return errors
 
 
-def prepare(sources: list[tuple[str, bytes, RdfFormat]], base: str, max_json_depth: int = 64) -> ChangeSet:
+def prepare(sources: list[tuple[str, bytes, RdfFormat]], base: str, max_json_depth: int = 64,
+            max_triples: int = MAX_IMPORT_TRIPLES) -> ChangeSet:
     """Parse, check and validate ``(name, data, format)`` sources into one change set.
 
     Raises :class:`ImportRefused` listing every problem in every source; nothing is written.
@@ -137,7 +151,8 @@ def prepare(sources: list[tuple[str, bytes, RdfFormat]], base: str, max_json_dep
     triples: list[ox.Triple] = []
     for name, data, fmt in sources:
         try:
-            quads = parse(data, fmt, base_iri=base + "/", max_json_depth=max_json_depth, source=name)
+            quads = parse(data, fmt, base_iri=base + "/", max_json_depth=max_json_depth, source=name,
+                          max_triples=max_triples - len(triples))
         except RdfSyntaxError as e:
             errors.append({"source": name, "line": e.line, "column": e.column, "message": str(e)})
             continue
@@ -159,9 +174,10 @@ def prepare(sources: list[tuple[str, bytes, RdfFormat]], base: str, max_json_dep
     return ChangeSet(subjects={t.subject.value for t in triples}, triples=triples)
 
 
-def run_import(store, graphs, sources, base: str, max_json_depth: int = 64) -> ChangeSet:
+def run_import(store, graphs, sources, base: str, max_json_depth: int = 64,
+               max_triples: int = MAX_IMPORT_TRIPLES) -> ChangeSet:
     """Validate ``sources`` and commit them as one change (feed events included)."""
     from .changes import commit
-    changes = prepare(sources, base, max_json_depth)
+    changes = prepare(sources, base, max_json_depth, max_triples)
     commit(store, graphs, changes)
     return changes

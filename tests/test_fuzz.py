@@ -78,7 +78,8 @@ LABEL_TEXT = TEXT | SCRIPTS
 LANG = st.sampled_from(["fr", "en", "de", "it", "sl", "de-ch", "pt-br", "ja", "ar", "el", "ru"])
 LINK = st.sampled_from([f"https://partner{i}.example.eu/id/cluster/c{i}" for i in range(4)]
                        + ["https://www.aerospace-valley.com/", "http://data.europa.eu/ux2/nace2/30",
-                          "https://example.org/ünïcödé/путь?q=1&r=ö#frag", "urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66"])
+                          "https://example.org/ünïcödé/путь?q=1&r=ö#frag",
+                          "urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66"])
 YEAR = st.integers(1000, 2999).map(str)
 DATE = st.dates(date(1000, 1, 1), date(2999, 12, 31)).map(str)
 NACE = st.from_regex(r"\Ahttp://data\.europa\.eu/ux2/nace2/[0-9]{2,4}\Z")
@@ -205,10 +206,11 @@ def test_entities_with_one_field_gone_wrong_are_never_a_server_error(node, data)
 
 IMPORT_TYPES = ["text/turtle", "application/n-triples", "application/ld+json", "application/rdf+xml", "text/csv",
                 "application/trig", "application/n-quads", "application/xml"]
-RDF_SNIPPETS = st.sampled_from(['<', '>', '"', '@prefix', '<{base}/id/cluster/x>', ' a ', '<https://w3id.org/s3fed/vocab#Cluster>',
-                                ' . ', ' ; ', '[', ']', '(', ')', '{', '}', '"""', "'", '@fr', '^^', '_:b', '#', '\n',
-                                '\\u0000', '\\', '<!DOCTYPE x>', '<rdf:RDF>', '"@context"', ':', ',', 'kind,slug,label@fr',
-                                'cluster', '\x00', '\xe9', '🚀'])
+RDF_SNIPPETS = st.sampled_from(['<', '>', '"', '@prefix', '<{base}/id/cluster/x>', ' a ',
+                                '<https://w3id.org/s3fed/vocab#Cluster>', ' . ', ' ; ', '[', ']', '(', ')', '{', '}',
+                                '"""', "'", '@fr', '^^', '_:b', '#', '\n', '\\u0000', '\\', '<!DOCTYPE x>',
+                                '<rdf:RDF>', '"@context"', ':', ',', 'kind,slug,label@fr', 'cluster', '\x00', '\xe9',
+                                '🚀'])
 
 
 @budget(150)

@@ -73,9 +73,10 @@ def node(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tight(tmp_path_factory):
-    """Small limits: 4 KB bodies, half a second of SPARQL."""
+    """Small limits: 4 KB bodies, half a second of SPARQL, 100 triples an import."""
     n = make_node(tmp_path_factory.mktemp("tight"), "ITC4", "Lombardia")
-    n.env = {"S3FED_LIMITS_MAX_BODY_BYTES": "4096", "S3FED_LIMITS_SPARQL_TIMEOUT_S": "0.5"}
+    n.env = {"S3FED_LIMITS_MAX_BODY_BYTES": "4096", "S3FED_LIMITS_SPARQL_TIMEOUT_S": "0.5",
+             "S3FED_LIMITS_MAX_IMPORT_TRIPLES": "100"}
     n.auth = {"Authorization": f"Bearer {n.token()}"}
     n.start()
     yield n
@@ -246,10 +247,19 @@ CASES = [
     Case("json-iri-over-2048", "POST", "/api/v1/cluster", 422, ("homepage",),
          json=cluster(homepage="https://example.org/" + "a" * 3000)),
     Case("one-17mb-token", "POST", IMPORT, 422, ("too long to parse",), data=b"#" * 17_000_000, ct=TURTLE),
+    Case("rdf-list-of-a-million", "POST", IMPORT, 422, ("more triples than one import takes (200000",),
+         data=ttl("<BASE/id/actor/a> <urn:p> (" + " 1" * 1_000_000 + " ) ."), ct=TURTLE),  # 2 MB, 2 million triples
+    Case("triples-over-configured-max", "POST", IMPORT, 422, ("(100, limits.max_import_triples)",), target="tight",
+         data=ttl("<BASE/id/actor/a> <urn:p> (" + " 1" * 150 + " ) ."), ct=TURTLE),
+    Case("csv-rows-over-configured-max", "POST", IMPORT + "?kind=actor", 422, ("more than 100 rows",), target="tight",
+         data="slug,label@fr\n" + "".join(f"a{i},b\n" for i in range(150)), ct=CSV),
+    Case("errors-listed-up-to-1000", "POST", IMPORT, 422, ("blank nodes", "only the first 1000 are listed"),
+         data=ttl("[] a s3:Actor .\n" * 1100), ct=TURTLE),
     Case("csv-field-over-128k", "POST", IMPORT + "?kind=actor", 422, ("field larger",),
          data="slug,label@fr\nbig," + "x" * 200_000 + "\n", ct=CSV),
     # -- numbers that are not numbers, or too big to read back -------------------------------
-    Case("decimal-nan", "POST", IMPORT, 422, ("not a valid xsd:decimal",), data=funding('"NaN"^^xsd:decimal'), ct=TURTLE),
+    Case("decimal-nan", "POST", IMPORT, 422, ("not a valid xsd:decimal",), data=funding('"NaN"^^xsd:decimal'),
+         ct=TURTLE),
     Case("decimal-exponent", "POST", IMPORT, 422, ("not a valid xsd:decimal",), data=funding('"1e5"^^xsd:decimal'),
          ct=TURTLE),
     Case("decimal-400-digits", "POST", IMPORT, 422, ("too large",), data=funding("9" * 400 + ".0"), ct=TURTLE),
@@ -264,9 +274,12 @@ CASES = [
     # -- unknown content types ---------------------------------------------------------------
     Case("import-pdf", "POST", IMPORT, 415, ("text/turtle",), data=b"%PDF-1.7", ct="application/pdf"),
     Case("import-no-content-type", "POST", IMPORT, 415, ("without content-type",), data=b"x", ct=""),
-    Case("import-multipart", "POST", IMPORT, 415, (), data=b"--b\r\n\r\nx\r\n--b--", ct="multipart/form-data; boundary=b"),
-    Case("json-api-as-text", "POST", "/api/v1/cluster", 415, ("application/json",), data='{"label": {}}', ct="text/plain"),
-    Case("sparql-post-as-json", "POST", "/sparql", 415, ("application/sparql-query",), data='{"query": "ASK {}"}', ct=JSON),
+    Case("import-multipart", "POST", IMPORT, 415, (), data=b"--b\r\n\r\nx\r\n--b--",
+         ct="multipart/form-data; boundary=b"),
+    Case("json-api-as-text", "POST", "/api/v1/cluster", 415, ("application/json",), data='{"label": {}}',
+         ct="text/plain"),
+    Case("sparql-post-as-json", "POST", "/sparql", 415, ("application/sparql-query",), data='{"query": "ASK {}"}',
+         ct=JSON),
     # -- tokens ------------------------------------------------------------------------------
     Case("token-absent-import", "POST", IMPORT, 401, ("bearer",), data=actor("a"), ct=TURTLE, auth=False),
     Case("token-basic-scheme", "POST", IMPORT, 401, ("bearer",), data=actor("a"), ct=TURTLE, auth=False,
@@ -333,7 +346,8 @@ CASES = [
     *(Case(f"turtle-control-{ord(ch):02x}", "POST", IMPORT, 422, ("control characters",), ct=TURTLE,
            data=actor(f"c{ord(ch)}", f'"a{ch}b"@en')) for ch in "\x01\x08\x0b\x0c\x1f\x7f"),
     Case("ntriples-escaped-nul", "POST", IMPORT, 422, ("control characters",), ct=NT,
-         data='<BASE/id/actor/n> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <https://w3id.org/s3fed/vocab#Actor> .\n'
+         data='<BASE/id/actor/n> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> '
+              '<https://w3id.org/s3fed/vocab#Actor> .\n'
               '<BASE/id/actor/n> <http://www.w3.org/2004/02/skos/core#prefLabel> "a\\u0000b" .\n'),
     Case("jsonld-control-char", "POST", IMPORT, 422, ("control characters",), ct=JSONLD,
          data='{"@id": "BASE/id/actor/j", "@type": "https://w3id.org/s3fed/vocab#Actor", '
@@ -342,8 +356,10 @@ CASES = [
          json=lambda base: {**cluster()(base), "label": {"fr": "a\u001bb"}}),
     Case("json-lone-surrogate", "POST", "/api/v1/cluster", 422, ("label",), ct=JSON,
          data=lambda base: json.dumps(cluster()(base)).replace('"P\\u00f4le"', '"P\\ud800le"')),
-    Case("csv-nul", "POST", IMPORT + "?kind=actor", 422, ("control characters",), data=b"slug,label@fr\nn,a\x00b\n", ct=CSV),
-    Case("csv-control-in-slug", "POST", IMPORT + "?kind=actor", 422, ("slug",), data=b"slug,label@fr\nn\x07,a\n", ct=CSV),
+    Case("csv-nul", "POST", IMPORT + "?kind=actor", 422, ("control characters",), data=b"slug,label@fr\nn,a\x00b\n",
+         ct=CSV),
+    Case("csv-control-in-slug", "POST", IMPORT + "?kind=actor", 422, ("slug",), data=b"slug,label@fr\nn\x07,a\n",
+         ct=CSV),
     # -- other methods -----------------------------------------------------------------------
     Case("trace", "TRACE", "/api/v1/cluster", 405, ()),
     Case("put-collection", "PUT", "/api/v1/cluster", 405, (), json=cluster()),
@@ -373,9 +389,11 @@ def test_refused_with_a_problem_and_nothing_changes(request, evil, case):
 SAFE = [
     ("q-newline", "/id/cluster/?q=a%0Ab"), ("q-carriage-return", "/id/cluster/?q=a%0D%0Ab"),
     ("q-quote-brace", "/id/cluster/?q=%22%20%7D%7D%20%23"), ("q-backslash", "/id/cluster/?q=%5C"),
-    ("q-nul", "/id/cluster/?q=%00"), ("q-long", "/id/cluster/?q=" + "a" * 3000), ("q-invalid-utf8", "/id/cluster/?q=%FF"),
-    ("api-q-quote", "/api/v1/cluster?q=%22%29%7D"), ("page-past-last", "/id/cluster/?page=999999"),
-    ("api-page-past-last", "/api/v1/cluster?page=999999"), ("strategy-page-2", "/id/strategy/?page=2&per_page=1"), ("format-unknown", "/id/cluster/mipyrail?format=..%2F..%2Fx"),
+    ("q-nul", "/id/cluster/?q=%00"), ("q-long", "/id/cluster/?q=" + "a" * 3000),
+    ("q-invalid-utf8", "/id/cluster/?q=%FF"), ("api-q-quote", "/api/v1/cluster?q=%22%29%7D"),
+    ("page-past-last", "/id/cluster/?page=999999"), ("api-page-past-last", "/api/v1/cluster?page=999999"),
+    ("strategy-page-2", "/id/strategy/?page=2&per_page=1"),
+    ("format-unknown", "/id/cluster/mipyrail?format=..%2F..%2Fx"),
     ("search-regex", "/search?q=%28%28%28%5C&format=json"), ("search-long", "/search?q=" + "a" * 3000 + "&format=json"),
     ("search-control", "/search?q=%01%7B1000000%7D&format=json"),
     ("accept-garbage", "/id/cluster/mipyrail"), ("if-none-match-many", "/id/cluster/mipyrail"),
@@ -403,7 +421,8 @@ def test_crlf_in_a_label_never_reaches_a_header(node):
             "region": f"{node.base}/id/region/FRJ"}
     r = requests.post(node.base + "/api/v1/cluster", json=body, headers=node.auth, timeout=30)
     assert r.status_code == 201, r.text
-    assert r.headers["Location"] == f"{node.base}/api/v1/cluster/evil-set-cookie-session-stolen-location-https-evil-example"
+    slug = "evil-set-cookie-session-stolen-location-https-evil-example"
+    assert r.headers["Location"] == f"{node.base}/api/v1/cluster/{slug}"
     assert "Set-Cookie" not in r.headers
     for fmt in ("html", "json", "ttl"):
         got = node.get(f"/id/cluster/{r.json()['slug']}?format={fmt}")

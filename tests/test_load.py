@@ -39,13 +39,15 @@ PREFIX org: <http://www.w3.org/ns/org#>
 PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
 """
 QUERIES = [
-    P + 'SELECT ?d ?label WHERE { ?d a s3:PriorityDomain ; skos:prefLabel ?label FILTER(lang(?label) = "en") } ORDER BY ?d',
+    P + 'SELECT ?d ?label WHERE { ?d a s3:PriorityDomain ; skos:prefLabel ?label FILTER(lang(?label) = "en") } '
+        "ORDER BY ?d",
     P + "SELECT ?cluster ?label ?domain WHERE { ?cluster a s3:Cluster ; skos:prefLabel ?label ; "
         "s3:contributesTo ?domain } ORDER BY ?label LIMIT 100",
     P + "SELECT ?role (COUNT(DISTINCT ?m) AS ?n) WHERE { ?m a org:Membership ; org:role ?role } GROUP BY ?role",
     P + "SELECT ?type (COUNT(?s) AS ?n) WHERE { ?s a ?type } GROUP BY ?type ORDER BY DESC(?n)",
     P + 'ASK { ?c a s3:Cluster ; skos:prefLabel ?l FILTER(CONTAINS(LCASE(STR(?l)), "aero")) }',
-    P + "CONSTRUCT { ?c skos:prefLabel ?l ; s3:region ?r } WHERE { ?c a s3:Cluster ; skos:prefLabel ?l ; s3:region ?r }",
+    P + "CONSTRUCT { ?c skos:prefLabel ?l ; s3:region ?r } WHERE { ?c a s3:Cluster ; skos:prefLabel ?l ; "
+        "s3:region ?r }",
 ]
 MIX = [("entity", 40), ("collection", 25), ("sparql", 15), ("feed", 15), ("other", 5)]
 
@@ -70,8 +72,8 @@ def client(base: str, targets: dict, until: float, seed: int, out: list) -> None
             path, method = "/sparql", "POST"
             data = {"query": rnd.choice(QUERIES)}
             graph = "CONSTRUCT" in data["query"]
-            headers["Accept"] = rnd.choice(["text/turtle", "application/n-triples"] if graph else
-                                           ["application/sparql-results+json", "text/csv", "application/sparql-results+xml"])
+            headers["Accept"] = rnd.choice(["text/turtle", "application/n-triples"] if graph else [
+                "application/sparql-results+json", "text/csv", "application/sparql-results+xml"])
         elif kind == "feed":
             path, method, data = rnd.choice(["/feed", "/feed/0", f"/feed?since={rnd.randint(0, targets['last'])}"]), \
                 "GET", None
@@ -126,6 +128,12 @@ def summarise(rows: list, elapsed: float) -> dict:
 
 
 # -- the test ------------------------------------------------------------------------------------
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 
 def rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -199,9 +207,9 @@ def test_load_under_gunicorn(tmp_path):
         assert len(entities) > 30
 
         warm = load(node.base, targets, CLIENTS, WARMUP)
-        rss_before = rss_kb(worker)
+        rss_before, cpu_before = rss_kb(worker), cpu_s(worker)
         run = load(node.base, targets, CLIENTS, SECONDS)
-        rss_after = rss_kb(worker)
+        rss_after, cpu_used = rss_kb(worker), cpu_s(worker) - cpu_before
         assert server.poll() is None, "gunicorn died under load"
     finally:
         server.terminate()
@@ -215,13 +223,15 @@ def test_load_under_gunicorn(tmp_path):
               "server": "gunicorn --workers 1 --threads 8 (embedded store)", "data": "deploy/demo/FRJ.ttl",
               "entities": len(entities), "warmup": {k: warm[k] for k in ("requests", "requests_per_s", "errors")},
               **run, "rss_before_mb": round(rss_before / 1024, 1), "rss_after_mb": round(rss_after / 1024, 1),
-              "rss_growth_mb": round((rss_after - rss_before) / 1024, 1)}
+              "rss_growth_mb": round((rss_after - rss_before) / 1024, 1),
+              "worker_cpu_percent": round(100 * cpu_used / run["elapsed_s"])}  # of one core
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "load.json").write_text(json.dumps(report, indent=1) + "\n")
     print(f"\nload: {run['clients']} clients × {run['elapsed_s']:.0f} s on {os.cpu_count()} CPUs: "
           f"{run['requests']} requests, {run['requests_per_s']} req/s, p50 {run['p50_ms']} ms, "
           f"p99 {run['p99_ms']} ms, max {run['max_ms']} ms, errors {run['errors']}; worker RSS "
-          f"{report['rss_before_mb']} → {report['rss_after_mb']} MB")
+          f"{report['rss_before_mb']} → {report['rss_after_mb']} MB, worker CPU "
+          f"{report['worker_cpu_percent']} % of a core")
     for kind, s in run["by_kind"].items():
         print(f"  {kind:>10}: {s['requests']:6d} requests, p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms")
     assert run["errors"] == 0, run["error_examples"]

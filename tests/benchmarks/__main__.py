@@ -4,7 +4,8 @@ Each module in :data:`MODULES` exposes ``run() -> list[dict]``; a row has ``benc
 ``value`` (a number), ``unit`` and optionally ``baseline`` (the same quantity measured or
 extrapolated in the same run for a simpler method, or for the smaller size) and ``note``. The
 ratio column is value / baseline. Add a module to the list to add a benchmark.
-``python -m tests.benchmarks index`` runs only the modules whose name contains ``index``.
+``python -m tests.benchmarks index`` runs only the modules whose name contains ``index``;
+``--scale 10`` runs them on a federation ten times larger (see :func:`tests.benchmarks.scale`).
 """
 from __future__ import annotations
 
@@ -44,8 +45,12 @@ def table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str]) -> int:
+    if "--scale" in argv:
+        i = argv.index("--scale")
+        os.environ["S3FED_BENCH_SCALE"] = str(float(argv[i + 1]))
+        argv = argv[:i] + argv[i + 2:]
     wanted = [m for m in MODULES if not argv or any(a in m for a in argv)]
-    print(f"s3fed benchmarks on {machine()}\n", flush=True)
+    print(f"s3fed benchmarks on {machine()} · scale {os.environ.get('S3FED_BENCH_SCALE', '1.0')}\n", flush=True)
     rows, started = [], time.perf_counter()
     for name in wanted:
         print(f"running {name} …", file=sys.stderr, flush=True)
