@@ -21,6 +21,7 @@ from . import graphs, settings, store
 from .formats import HTML, JSON, RDF_MEDIA_TYPES, negotiate, serialize
 from .importer import SLUG, to_rdflib
 from .problems import Problem
+from .store import readable_graphs
 from .templating import label
 
 bp = Blueprint("entities", __name__)
@@ -30,9 +31,7 @@ MAX_PAGE = 1_000_000  # OFFSET stays a number the SPARQL engine reads
 
 def read_graphs() -> list[str]:
     """The graphs a read sees: the node's data, the vocabulary, and a hub's harvests and index."""
-    gs = graphs()
-    hidden = {gs.feed, gs.sync}
-    return [g for g in store().named_graphs() if g not in hidden]
+    return readable_graphs(store(), graphs())
 
 
 def kind_or_404(kind: str):

@@ -255,6 +255,15 @@ class RemoteStore:
             else:
                 self.update(f"INSERT DATA {{ GRAPH <{graph}> {{\n{nt.decode('utf-8')}\n}} }}")
 
+    def load_new_graph(self, graph: str, data: bytes, fmt: ox.RdfFormat) -> None:
+        """Fill a graph nobody reads yet (see :meth:`node.store.Store.load_new_graph`)."""
+        self.load(data, fmt, graph)
+
+    def drop_unread_graph(self, graph: str) -> None:
+        """Drop a graph nobody reads (see :meth:`node.store.Store.drop_unread_graph`)."""
+        self._request("POST", self.update_url, data=f"DROP SILENT GRAPH <{graph}>".encode(),
+                      headers={"Content-Type": "application/sparql-update; charset=utf-8"})
+
     def replace_graph(self, graph: str, quads_nt: bytes) -> None:
         """Atomically replace a whole graph with N-Triples (one update: a Graph Store PUT is
         not guaranteed to be one transaction)."""

@@ -45,8 +45,11 @@ class Graphs:
         return f"{self.base}/graph/vocab"
 
     @property
-    def index(self) -> str:  # a hub's cooperation index
+    def index(self) -> str:  # a hub's cooperation index: its current run, which names the run's graph
         return f"{self.base}/graph/index"
+
+    def index_run(self, run_id: str) -> str:  # the opportunities of one index run
+        return f"{self.base}/graph/index/{run_id}"
 
     @property
     def sync(self) -> str:  # a hub's harvest state and provenance
@@ -71,6 +74,9 @@ class Store:
             self._store = ox.Store()
         self.path = path
         self.write_lock = threading.RLock()  # held across read-then-write sequences
+        # counts writes (bumped by every write method once it is done): a /sparql worker's
+        # checkpoint of the store is current while the generation it was made at is
+        self.generation = 0
 
     # -- reads -------------------------------------------------------------------------------
     def query(self, sparql: str, *, default_graph: list[str] | None = None,
@@ -108,21 +114,59 @@ class Store:
     def update(self, sparql: str) -> None:
         """Apply a SPARQL update as one transaction."""
         with self.write_lock:
-            self._store.update(sparql)
+            try:
+                self._store.update(sparql)
+            finally:
+                self.generation += 1
 
     def load(self, data: bytes, fmt: ox.RdfFormat, graph: str, base_iri: str | None = None) -> None:
         """Load a serialisation into ``graph`` in one transaction, through the native parser."""
         with self.write_lock:
-            self._store.load(data, format=fmt, to_graph=ox.NamedNode(graph), base_iri=base_iri)
+            try:
+                self._store.load(data, format=fmt, to_graph=ox.NamedNode(graph), base_iri=base_iri)
+            finally:
+                self.generation += 1
 
     def replace_graph(self, graph: str, quads_nt: bytes) -> None:
         """Atomically replace a whole graph with N-Triples (a harvest, an index run)."""
         self.update(f"DROP SILENT GRAPH <{graph}> ;\nINSERT DATA {{ GRAPH <{graph}> {{\n"
                     + quads_nt.decode("utf-8") + "\n} }")
 
+    def load_new_graph(self, graph: str, data: bytes, fmt: ox.RdfFormat) -> None:
+        """Fill a graph nobody reads yet with pyoxigraph's bulk loader (several times faster than
+        a transaction, but not atomic: a crash leaves part of the graph). Callers publish the graph
+        afterwards with one small :meth:`update` and remove leftovers of interrupted loads."""
+        with self.write_lock:
+            try:
+                self._store.bulk_load(data, format=fmt, to_graph=ox.NamedNode(graph))
+            finally:
+                self.generation += 1
+
+    def drop_unread_graph(self, graph: str) -> None:
+        """Drop a graph no reader sees and no other writer touches (an unpublished index run)
+        without the write lock, so that other writes are not held up while it lasts."""
+        try:
+            self._store.update(f"DROP SILENT GRAPH <{graph}>")
+        finally:
+            self.generation += 1
+
     def flush(self) -> None:
         if self.path is not None:
             self._store.flush()
+
+    def checkpoint(self, target: str | Path) -> int:
+        """Make a RocksDB checkpoint of the store in the new directory ``target`` (hard links to
+        the immutable table files, so cheap; same file system as the store) and return the
+        write generation it has everything of. The engine flushes its memtables into it, so
+        every write committed before the call is in it (tests/test_sparql.py checks); a write
+        running meanwhile may be in it too, which only makes it newer than it says.
+        Opening it with ``pyoxigraph.Store.read_only`` in another process is safe: unlike the
+        store itself, nobody writes there again."""
+        if self.path is None:
+            raise ValueError("an in-memory store has no checkpoints")
+        generation = self.generation
+        self._store.backup(str(target))
+        return generation
 
     def close(self) -> None:
         self.flush()
@@ -155,3 +199,23 @@ def open_store(config: dict) -> Store:
         # the write lock's file lives with the node, so the service and the CLI share it
         return RemoteStore({"lock_file": str(Path(config["node"]["data_dir"]) / "store.lock"), **config["store"]})
     raise ValueError(f"store.kind must be 'embedded' or 'sparql', got {kind!r}")
+
+
+_PROV_GENERATED = "http://www.w3.org/ns/prov#wasGeneratedBy"
+
+
+def current_index_graph(store, graphs: Graphs) -> str | None:
+    """The graph of the index run that is published now (named in the index graph), if any."""
+    found = list(store.query(f"SELECT ?g {{ GRAPH <{graphs.index}> {{ ?g <{_PROV_GENERATED}> ?run }} }} LIMIT 1"))
+    return found[0][0].value if found else None
+
+
+def readable_graphs(store, graphs: Graphs) -> list[str]:
+    """The graphs a public read sees: everything but the feed, the harvest state, and index runs
+    other than the published one (a run being loaded, or an old one not removed yet)."""
+    runs = graphs.index_run("")
+    names = [g for g in store.named_graphs() if g not in (graphs.feed, graphs.sync)]
+    if not any(g.startswith(runs) for g in names):
+        return names
+    current = current_index_graph(store, graphs)
+    return [g for g in names if not g.startswith(runs) or g == current]

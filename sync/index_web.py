@@ -17,8 +17,10 @@ import json
 import threading
 from urllib.parse import urlencode
 
+import pyoxigraph as ox
 from flask import Blueprint, current_app, render_template, request
 
+from node.store import current_index_graph
 from vocab import S3, SKOS
 
 bp = Blueprint("index", __name__, template_folder="templates")
@@ -50,12 +52,12 @@ def load(store, graphs) -> dict | None:
 
 def _read(store, graphs, run: str) -> dict:
     from .index import source_graphs
-    g = graphs.index
+    dg = index_graphs(store, graphs)
     ev: dict[str, list[str]] = {}
-    for r in store.query(f"SELECT ?o ?e {{ GRAPH <{g}> {{ ?o <{S3.evidence}> ?e }} }}"):
+    for r in store.query(f"SELECT ?o ?e {{ ?o <{S3.evidence}> ?e }}", default_graph=dg):
         ev.setdefault(r[0].value, []).append(r[1].value)
     rows, names = [], set()
-    for r in store.query(f"SELECT ?o ?s ?w {{ GRAPH <{g}> {{ ?o <{S3.score}> ?s ; <{S3.explanation}> ?w }} }}"):
+    for r in store.query(f"SELECT ?o ?s ?w {{ ?o <{S3.score}> ?s ; <{S3.explanation}> ?w }}", default_graph=dg):
         why, uri = json.loads(r[2].value), r[0].value
         concepts = {m.get("concept") or m["keyword"] for m in why["matches"]}
         concepts |= {c for m in why["matches"] for c in m.get("a", []) + m.get("b", [])}
@@ -74,7 +76,7 @@ def _read(store, graphs, run: str) -> dict:
     for row in rows:  # what ?q= searches: every label of both sides and their regions
         row["text"] = " ".join(v for u in row["between"] + row["regions"] for v in labels.get(u, {}).values()).lower()
     info = {}
-    for r in store.query(f"SELECT ?p ?v {{ GRAPH <{g}> {{ <{run}> ?p ?v }} }}"):
+    for r in store.query(f"SELECT ?p ?v {{ GRAPH <{graphs.index}> {{ <{run}> ?p ?v }} }}"):
         info.setdefault(r[0].value.rsplit("#", 1)[-1].rsplit("/", 1)[-1], []).append(r[1].value)
     return {"run": run, "rows": rows, "by_id": {x["id"]: x for x in rows}, "labels": labels,
             "info": {"run": run, "started": info.get("startedAtTime", [None])[0],
@@ -145,17 +147,25 @@ def _csv(index: dict, rows: list[dict]) -> str:
     return out.getvalue()
 
 
+def index_graphs(store, graphs) -> list[str]:
+    """The index graph (the published run) and the run's own graph (its opportunities)."""
+    run_graph = current_index_graph(store, graphs)
+    return [graphs.index] + ([run_graph] if run_graph else [])
+
+
 def _rdf(store, graphs, uris: list[str] | None, media_type: str):
-    """The opportunities' triples and their run's, from the index graph (all of it: natively)."""
+    """The opportunities' triples and their run's (all of them, or those of ``uris``)."""
     from node.formats import BY_MEDIA_TYPE, serialize
     from node.importer import to_rdflib
-    g = graphs.index
-    if uris is None and media_type in ("text/turtle", "application/n-triples"):
-        return store.dump(BY_MEDIA_TYPE[media_type].ox_format, graph=g)
-    values = " ".join(f"<{u}>" for u in uris) if uris is not None else None
-    where = f"VALUES ?o {{ {values} }} ?o ?p ?v" if values is not None else "?o ?p ?v"
-    triples = store.query(f"CONSTRUCT {{ ?o ?p ?v . ?run ?rp ?rv }} WHERE {{ GRAPH <{g}> {{ {{ {where} }} UNION "
-                          f"{{ ?run a <{S3.IndexRun}> ; ?rp ?rv }} }} }}")
+    if uris is None:
+        query = "CONSTRUCT WHERE { ?s ?p ?o }"
+    else:
+        values = " ".join(f"<{u}>" for u in uris)
+        query = (f"CONSTRUCT {{ ?o ?p ?v . ?run ?rp ?rv }} WHERE {{ {{ VALUES ?o {{ {values} }} ?o ?p ?v }} "
+                 f"UNION {{ ?run a <{S3.IndexRun}> ; ?rp ?rv }} }}")
+    triples = store.query(query, default_graph=index_graphs(store, graphs))
+    if media_type in ("text/turtle", "application/n-triples"):  # natively: the whole index can be large
+        return ox.serialize(triples, format=BY_MEDIA_TYPE[media_type].ox_format)
     return serialize(to_rdflib(triples), media_type)
 
 
@@ -270,7 +280,8 @@ def build_now():
         raise Problem(401, "Unauthorized", "Rebuilding the index needs `Authorization: Bearer <token>`: a write token "
                       "of this hub, or run `s3fed index build` on the hub's machine.",
                       headers={"WWW-Authenticate": 'Bearer realm="s3fed"'})
-    return current_app.response_class(current_app.json.dumps(build(st, gs, cfg)), mimetype="application/json")
+    summary = build(st, gs, cfg, remove="later")  # the old run goes in the background: answer now
+    return current_app.response_class(current_app.json.dumps(summary), mimetype="application/json")
 
 
 def register(app) -> None:

@@ -15,7 +15,7 @@ from rdflib import URIRef
 import vocab
 from node.importer import to_rdflib
 from node.pages import install_vocabulary
-from node.store import Graphs, Store
+from node.store import Graphs, Store, readable_graphs
 from sync import index
 from sync.demo import DEMO_DIR, rebase
 
@@ -84,15 +84,20 @@ def load(st: Store, gs: Graphs, regions: dict[str, str]) -> None:
 
 
 def opportunities(st: Store, gs: Graphs) -> dict[frozenset, dict]:
-    rows = st.query(f"""SELECT ?o ?s ?w (GROUP_CONCAT(STR(?e)) AS ?ev) {{ GRAPH <{gs.index}> {{
-        ?o <{vocab.S3.score}> ?s ; <{vocab.S3.explanation}> ?w OPTIONAL {{ ?o <{vocab.S3.evidence}> ?e }} }} }}
-        GROUP BY ?o ?s ?w""")
+    rows = st.query(f"""SELECT ?o ?s ?w (GROUP_CONCAT(STR(?e)) AS ?ev) {{
+        ?o <{vocab.S3.score}> ?s ; <{vocab.S3.explanation}> ?w OPTIONAL {{ ?o <{vocab.S3.evidence}> ?e }} }}
+        GROUP BY ?o ?s ?w""", default_graph=published(st, gs))
     out = {}
     for r in rows:
         why = json.loads(r["w"].value)
         out[frozenset(why["between"])] = {**why, "uri": r["o"].value, "score": float(r["s"].value),
                                           "evidence": r["ev"].value.split() if r["ev"] else []}
     return out
+
+
+def published(st: Store, gs: Graphs) -> list[str]:
+    """What a reader of the index sees: the index graph (the run) and the run's graph."""
+    return [g for g in readable_graphs(st, gs) if g.startswith(gs.index)]
 
 
 def pair(a: tuple, b: tuple) -> frozenset:
@@ -164,7 +169,8 @@ def test_pruned_candidates_still_find_strong_pairs_with_exact_scores(tmp_path, p
 
 def test_the_index_graph_passes_the_shapes_and_names_its_run(planted):
     st, gs, summary, opps = planted
-    g = to_rdflib(st.query(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{gs.index}> {{ ?s ?p ?o }} }}"))
+    assert set(published(st, gs)) == {gs.index, summary["graph"]}
+    g = to_rdflib(st.query("CONSTRUCT WHERE { ?s ?p ?o }", default_graph=published(st, gs)))
     report = vocab.validate(g)
     assert report.conforms, report.text()
     run = URIRef(summary["run"])
@@ -172,6 +178,10 @@ def test_the_index_graph_passes_the_shapes_and_names_its_run(planted):
     assert {str(o) for o in g.objects(run, vocab.PROV.used)} >= {gs.peer("R1"), gs.peer("F5")}
     assert len(set(g.subjects(vocab.RDF.type, vocab.S3.CooperationOpportunity))) == len(opps) == \
         sum(summary["opportunities"].values())
+    named = st.query(f"""SELECT (COUNT(?o) AS ?n) WHERE {{  # as docs/cooperation-index.md shows it
+        GRAPH <{gs.index}> {{ ?g <{vocab.PROV.wasGeneratedBy}> ?run . ?run a <{vocab.S3.IndexRun}> }}
+        GRAPH ?g {{ ?o a <{vocab.S3.CooperationOpportunity}> }} }}""", named_graphs=readable_graphs(st, gs))
+    assert int(next(iter(named))["n"].value) == len(opps)
 
 
 def test_a_rebuild_replaces_the_index_whole_with_stable_ids(tmp_path):
@@ -189,7 +199,21 @@ def test_a_rebuild_replaces_the_index_whole_with_stable_ids(tmp_path):
     assert after[kept]["uri"] == before[kept]["uri"]  # the id is the pair's, not the run's
     runs = {r[0].value for r in st.query(f"SELECT ?r {{ GRAPH <{gs.index}> {{ ?r a <{vocab.S3.IndexRun}> }} }}")}
     assert runs == {second["run"]} != {first["run"]}
-    assert len(after) == sum(second["opportunities"].values()) and second["triples"] == st.count(gs.index)
+    assert len(after) == sum(second["opportunities"].values()) and second["triples"] == st.count(second["graph"])
+    assert second["removed"] == [first["graph"]] and first["graph"] not in st.named_graphs()  # the old run is gone
+
+
+def test_an_interrupted_load_is_never_read_and_is_removed_by_the_next_build(tmp_path):
+    st, gs = Store(tmp_path / "store"), Graphs(HUB)
+    load(st, gs, PLANTED)
+    first = index.build(st, gs, {})
+    before = opportunities(st, gs)
+    half = gs.index_run("20991231T000000Z-crash")  # what a crash in the middle of a bulk load leaves
+    st.load_new_graph(half, f"<{HUB}/index/x> <{vocab.S3.score}> \"0.9\" .".encode(), ox.RdfFormat.N_TRIPLES)
+    assert half not in readable_graphs(st, gs) and opportunities(st, gs) == before
+    second = index.build(st, gs, {})
+    assert half in second["removed"] and first["graph"] in second["removed"]
+    assert [g for g in st.named_graphs() if g.startswith(gs.index_run(""))] == [second["graph"]]
 
 
 def test_demo_regions_pair_aerospace_with_explanations(tmp_path):
