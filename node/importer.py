@@ -28,6 +28,7 @@ from vocab import KINDS, RDF
 
 from .changes import ChangeSet
 from .formats import RdfFormat, RdfSyntaxError, parse
+from .problems import cap_errors
 
 SLUG = r"[A-Za-z0-9][A-Za-z0-9._~-]{0,199}"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -35,7 +36,6 @@ MAX_TEXT, MAX_IRI = 100_000, 2048  # characters; the JSON API's limits too (node
 # Validation holds the whole import in memory (rdflib + pyshacl: ~0.7 GB and 30 s for 200k triples);
 # past that a compact body (a 2 MB RDF list is a million triples) would take the node's memory.
 MAX_IMPORT_TRIPLES = 200_000  # default of limits.max_import_triples
-MAX_ERRORS = 1000  # problems listed; a larger count is summarised
 _XSD = "http://www.w3.org/2001/XMLSchema#"
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
@@ -71,10 +71,7 @@ class ImportRefused(Exception):
     errors: list[dict] = field(default_factory=list)
 
     def __post_init__(self):
-        if len(self.errors) > MAX_ERRORS:  # a problem document, not a copy of the upload
-            more = len(self.errors) - MAX_ERRORS
-            self.errors = [*self.errors[:MAX_ERRORS], {"message": f"… and {more} more problem(s) like these: "
-                                                       f"only the first {MAX_ERRORS} are listed"}]
+        self.errors = cap_errors(self.errors)  # a problem document, not a copy of the upload
 
     def __str__(self) -> str:
         return f"import refused: {len(self.errors)} problem(s)"

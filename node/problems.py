@@ -2,7 +2,7 @@
 
 A problem says what went wrong in words a person can act on; validation problems carry the
 full list of violations in ``errors`` (field or SHACL focus node, path, message), never just
-the first one.
+the first one — up to :data:`MAX_ERRORS`, past which the rest are counted.
 """
 from __future__ import annotations
 
@@ -11,6 +11,17 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://w3id.org/s3fed/problems/"
+MAX_ERRORS = 1000  # violations listed in one problem; more are counted, not copied
+
+
+def cap_errors(errors: list) -> list:
+    """The first :data:`MAX_ERRORS` violations and a line counting the rest: a body with 100 000
+    bad keys must get a problem document, not a 15 MB copy of itself."""
+    if len(errors) <= MAX_ERRORS:
+        return errors
+    more = len(errors) - MAX_ERRORS
+    return [*errors[:MAX_ERRORS], {"message": f"… and {more} more problem(s) like these: "
+                                              f"only the first {MAX_ERRORS} are listed"}]
 
 
 class Problem(Exception):
@@ -26,7 +37,7 @@ class Problem(Exception):
         doc = {"type": TYPE_BASE + (self.kind or str(self.status)), "title": self.title,
                "status": self.status, "detail": self.detail or self.title, "instance": request.path}
         if self.errors is not None:
-            doc["errors"] = self.errors
+            doc["errors"] = cap_errors(self.errors)
         return doc
 
 

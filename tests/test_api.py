@@ -321,3 +321,12 @@ def test_generated_entities_round_trip(node, data):
     g = Graph().parse(data=node.get(f"/id/{kind}/{slug}?format=nt").content.decode("utf-8"), format="nt")
     assert to_json(g, URIRef(uri), kind) == expected
     assert json.loads(json.dumps(expected)) == expected
+
+
+def test_a_body_with_thousands_of_bad_keys_gets_a_short_problem(node):
+    body = {"slug": "many", "label": {"fr": "Many"}, **{f"unknown{n}": n for n in range(20_000)}}
+    r = call(node, "POST", "/api/v1/cluster", body)
+    assert r.status_code == 422 and len(r.content) < 300_000, len(r.content)
+    errors = r.json()["errors"]
+    assert len(errors) == 1001 and errors[-1]["message"].startswith("… and 19")  # the rest are counted
+    assert call(node, "GET", "/api/v1/cluster/many").status_code == 404
