@@ -147,12 +147,13 @@ def vocab_group():
 
 @vocab_group.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-def vocab_check(files):
+@click.option("--engine", type=click.Choice(["native", "pyshacl"]), default="native", show_default=True,
+              help="native: the shapes compiled to SPARQL (fast); pyshacl: the reference implementation.")
+def vocab_check(files, engine):
     """Validate FILES against the shared SHACL shapes; exit 1 on any violation."""
     import vocab
 
     from .formats import RdfSyntaxError, UnsupportedMediaType, format_for_upload, parse
-    from .importer import to_rdflib
     failed = False
     for f in files:
         try:
@@ -163,7 +164,7 @@ def vocab_check(files):
             click.secho(f"✗ {where}: {e}", fg="red")
             failed = True
             continue
-        report = vocab.validate(to_rdflib(quads))
+        report = vocab.validate(quads, engine=engine)
         if report.conforms:
             click.secho(f"✓ {f}: {len(quads)} triples conform to the s3fed shapes", fg="green")
         else:

@@ -19,20 +19,17 @@ deleted. Data, checkpoint state and provenance go in one ``store.update`` — on
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
 import vocab
-from node.importer import to_rdflib
 from node.store import Graphs
 
 from .ldes import Member
 from .peers import Peer
 
 MAX_NAMED = 50  # dropped subjects listed by name in the state (all are counted)
-_shacl = threading.Lock()  # pyshacl is not known to be thread-safe; it is CPU-bound anyway
 
 
 @dataclass
@@ -74,11 +71,12 @@ def build(peer: Peer, dump: list[ox.Quad] | None, members: list[Member]) -> Chan
 
 
 def _validate(ch: Changes) -> None:
+    """The shapes on every changed entity at once. The native validator takes the pyoxigraph
+    triples as they are (no rdflib copy) and is thread-safe, so harvests of two peers need no lock."""
     triples = [t for ts in ch.entities.values() if ts for t in ts]
     if not triples:
         return
-    with _shacl:
-        report = vocab.validate(to_rdflib(triples))
+    report = vocab.validate(triples)
     bad: dict[str, list[str]] = {}
     for v in report.violations:
         if v.severity == "Violation" and v.focus in ch.entities:

@@ -386,10 +386,11 @@ def test_good_fixture_covers_every_core_class_and_conforms():
     assert len(g) == before, "validate must not modify its input"
 
 
+@pytest.mark.parametrize("engine", ["native", "pyshacl"])
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_each_bad_fixture_fails_with_one_kind_of_violation(name):
+def test_each_bad_fixture_fails_with_one_kind_of_violation(name, engine):
     want = EXPECTED[name]
-    report = vocab.validate(graph_of(DATA / name))
+    report = vocab.validate(graph_of(DATA / name), engine=engine)
     severity = want.get("severity", "Violation")
     assert report.conforms == (severity != "Violation")
     assert {(v.focus, v.path, v.severity) for v in report.violations} == {(want["focus"], want["path"], severity)}, \
@@ -400,8 +401,9 @@ def test_each_bad_fixture_fails_with_one_kind_of_violation(name):
             assert v.value == want["value"]
 
 
-def test_report_api():
-    report = vocab.validate(graph_of(DATA / "bad-cluster-no-region.ttl"))
+@pytest.mark.parametrize("engine", ["native", "pyshacl"])
+def test_report_api(engine):
+    report = vocab.validate(graph_of(DATA / "bad-cluster-no-region.ttl"), engine=engine)
     v = report.violations[0]
     assert dataclasses.is_dataclass(v) and dataclasses.fields(v)
     with pytest.raises(dataclasses.FrozenInstanceError):
