@@ -15,7 +15,7 @@ import sys
 import time
 from importlib import import_module
 
-MODULES = ["tests.benchmarks.bench_index"]
+MODULES = ["tests.benchmarks.bench_index", "tests.benchmarks.bench_validation"]
 
 
 def machine() -> str:
