@@ -6,6 +6,7 @@ extrapolated in the same run for a simpler method, or for the smaller size) and 
 ratio column is value / baseline. Add a module to the list to add a benchmark.
 ``python -m tests.benchmarks index`` runs only the modules whose name contains ``index``;
 ``--scale 10`` runs them on a federation ten times larger (see :func:`tests.benchmarks.scale`).
+A complete run (no module filter) records its table in docs/benchmarks.md, between markers.
 """
 from __future__ import annotations
 
@@ -13,8 +14,12 @@ import os
 import platform
 import sys
 import time
+import traceback
 from importlib import import_module
+from pathlib import Path
 
+RESULTS = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
+MARK_START, MARK_END = "<!-- results: written by make bench -->", "<!-- end of results -->"
 MODULES = ["tests.benchmarks.bench_index", "tests.benchmarks.bench_validation"]
 
 
@@ -50,14 +55,30 @@ def main(argv: list[str]) -> int:
         os.environ["S3FED_BENCH_SCALE"] = str(float(argv[i + 1]))
         argv = argv[:i] + argv[i + 2:]
     wanted = [m for m in MODULES if not argv or any(a in m for a in argv)]
-    print(f"s3fed benchmarks on {machine()} · scale {os.environ.get('S3FED_BENCH_SCALE', '1.0')}\n", flush=True)
-    rows, started = [], time.perf_counter()
+    head = f"s3fed benchmarks on {machine()} · scale {os.environ.get('S3FED_BENCH_SCALE', '1.0')}"
+    print(head + "\n", flush=True)
+    rows, failed, started = [], [], time.perf_counter()
     for name in wanted:
         print(f"running {name} …", file=sys.stderr, flush=True)
-        rows += import_module(name).run()
-    print(table(rows))
-    print(f"\n{len(rows)} figures in {time.perf_counter() - started:.0f} s")
-    return 0
+        try:
+            rows += import_module(name).run()
+        except Exception:  # one broken benchmark must not cost the others' figures
+            traceback.print_exc()
+            failed.append(name)
+    result = table(rows) + f"\n\n{len(rows)} figures in {time.perf_counter() - started:.0f} s"
+    result += "".join(f"\nFAILED: {name}" for name in failed)
+    print(result)
+    if not argv and not failed:  # a complete run: record it
+        record(f"{time.strftime('%Y-%m-%d %H:%M %Z')} · {head}\n\n{result}")
+    return 1 if failed else 0
+
+
+def record(text: str, path: Path = RESULTS) -> None:
+    """Put the run's table between the markers of docs/benchmarks.md (the rest is prose)."""
+    doc = path.read_text(encoding="utf-8")
+    start, end = doc.index(MARK_START) + len(MARK_START), doc.index(MARK_END)
+    path.write_text(doc[:start] + "\n```text\n" + text + "\n```\n" + doc[end:], encoding="utf-8")
+    print(f"\nrecorded in {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":
