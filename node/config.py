@@ -23,6 +23,7 @@ DEFAULTS: dict = {
     "limits": {"max_body_bytes": 20_000_000, "page_size": 50, "max_page_size": 1000,
                "sparql_timeout_s": 20.0, "sparql_max_results": 100_000, "max_json_depth": 64,
                "sparql_max_concurrent": 0,  # 0: one per CPU
+               "sparql_isolation": "process",  # or "thread"; see node/sparql.py
                "sparql_max_tokens": 4000, "sparql_max_nesting": 64, "max_import_triples": 200_000},
     "feed": {"page_size": 250, "max_age_s": 5},
     "sync": {"interval_minutes": 60, "timeout_s": 30.0, "max_bytes": 200_000_000, "retries": 3,
@@ -95,6 +96,9 @@ def _check(cfg: dict, root: Path) -> dict:
         raise ConfigError(f"node.base_url must be an http(s) URL such as https://s3.example.org, got {base!r}")
     node["base_url"] = base
     node["data_dir"] = str((root / node["data_dir"]).resolve())
+    if cfg["limits"].get("sparql_isolation") not in ("process", "thread"):
+        raise ConfigError('limits.sparql_isolation must be "process" (queries in worker processes, killed at '
+                          f'the timeout) or "thread", got {cfg["limits"].get("sparql_isolation")!r}')
     ids = set()
     for peer in cfg["peers"]:
         if not {"id", "url"} <= set(peer):

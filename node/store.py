@@ -74,9 +74,10 @@ class Store:
             self._store = ox.Store()
         self.path = path
         self.write_lock = threading.RLock()  # held across read-then-write sequences
-        # counts writes (bumped by every write method once it is done): a /sparql worker's
+        # counts writes (every write method calls _wrote() once it is done): a /sparql worker's
         # checkpoint of the store is current while the generation it was made at is
         self.generation = 0
+        self._generation_lock = threading.Lock()  # not every writer holds write_lock
 
     # -- reads -------------------------------------------------------------------------------
     def query(self, sparql: str, *, default_graph: list[str] | None = None,
@@ -117,7 +118,7 @@ class Store:
             try:
                 self._store.update(sparql)
             finally:
-                self.generation += 1
+                self._wrote()
 
     def load(self, data: bytes, fmt: ox.RdfFormat, graph: str, base_iri: str | None = None) -> None:
         """Load a serialisation into ``graph`` in one transaction, through the native parser."""
@@ -125,7 +126,7 @@ class Store:
             try:
                 self._store.load(data, format=fmt, to_graph=ox.NamedNode(graph), base_iri=base_iri)
             finally:
-                self.generation += 1
+                self._wrote()
 
     def replace_graph(self, graph: str, quads_nt: bytes) -> None:
         """Atomically replace a whole graph with N-Triples (a harvest, an index run)."""
@@ -140,7 +141,7 @@ class Store:
             try:
                 self._store.bulk_load(data, format=fmt, to_graph=ox.NamedNode(graph))
             finally:
-                self.generation += 1
+                self._wrote()
 
     def drop_unread_graph(self, graph: str) -> None:
         """Drop a graph no reader sees and no other writer touches (an unpublished index run)
@@ -148,6 +149,10 @@ class Store:
         try:
             self._store.update(f"DROP SILENT GRAPH <{graph}>")
         finally:
+            self._wrote()
+
+    def _wrote(self) -> None:
+        with self._generation_lock:
             self.generation += 1
 
     def flush(self) -> None:
@@ -171,6 +176,22 @@ class Store:
     def close(self) -> None:
         self.flush()
         del self._store
+
+    def bulk_add(self, data: bytes, fmt: ox.RdfFormat, lenient: bool = False) -> None:
+        """Add the quads of ``data`` (N-Quads, TriG: each quad says its graph) with pyoxigraph's
+        bulk loader — a hub's first harvest of a peer (:func:`sync.apply.commit`). Why: about 3×
+        the speed of a transaction, and nothing stays in memory (a transaction's quads sit in the
+        engine's memtables, ≈ 1 KB each, until a flush). Atomic in pyoxigraph 0.5: the loader
+        writes its table files aside and ingests them all in one step at the end (a process
+        killed during a 2.5-million-quad load leaves nothing visible: checked). Adds only; the
+        caller removes what the quads replace beforehand and is the graphs' only writer.
+        ``lenient`` skips checking IRIs again (≈ 20 % faster): only for data this process
+        serialised itself from terms pyoxigraph had parsed."""
+        with self.write_lock:
+            try:
+                self._store.bulk_load(data, format=fmt, lenient=lenient)
+            finally:
+                self._wrote()
 
 
 def iterate_with_limits(results, *, timeout_s: float, max_rows: int):

@@ -229,7 +229,10 @@ CASES = [
          data=q("SELECT * { " + " ".join(f"?s{i} ?p ?o ." for i in range(2000)) + " }"), ct=SPARQL_FORM),
     Case("sparql-query-too-long-for-budget", "POST", "/sparql", 503, ("0.5 s",), target="tight",
          data=q("SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f FILTER(STRLEN(STR(?c)) >= STRLEN(STR(?f))) }"),
-         ct=SPARQL_FORM),  # seconds of work (the vocabulary squared), so the abandoned thread soon ends
+         ct=SPARQL_FORM),  # seconds of work (the vocabulary squared): its worker process is killed at 0.5 s
+    *(Case(f"sparql-runaway-{i}", "POST", "/sparql", 503, ("0.5 s",), target="tight", ct=SPARQL_FORM,
+           data=q("SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n ?o }"))
+      for i in range(3)),  # days of work and no row until the end, more of them than CPUs: each is killed
     # -- size ------------------------------------------------------------------------------
     Case("import-over-body-limit", "POST", IMPORT, 413, ("4096 bytes",), target="tight",
          data=actor("big", '"' + "x" * 5000 + '"@en'), ct=TURTLE),

@@ -4,10 +4,14 @@ errors, SERVICE to non-peers, the time and result limits, CORS and the service d
 import csv
 import io
 import json
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
+import psutil
 import pytest
 import requests
+from conftest import TEST_STORE, make_node, sample_text
 from markupsafe import escape
 from rdflib import Graph, Literal, URIRef
 from SPARQLWrapper import (
@@ -258,3 +262,223 @@ def test_service_to_a_peer_then_time_budget_and_result_cap(new_node, sample_node
     body = problem(r, 503)
     assert "0.5 s" in body["detail"] and body["type"].endswith("sparql-timeout")
     assert node.get("/health").status_code == 200  # the node still answers while that query burns a core
+
+
+# -- killable evaluation: worker processes (limits.sparql_isolation = "process") -----------------
+# On the external store (S3FED_TEST_STORE=oxigraph) queries run in the server and the node has no
+# workers: it answers 503 at its budget, and its slots free up at store.timeout_s (2 s here) —
+# while `oxigraph serve` goes on computing (its --timeout-s stops no such query) until it stops.
+
+RUNAWAY = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"  # no row for hours
+EMBEDDED = TEST_STORE == "embedded"
+POOL = 2 if EMBEDDED else 0  # worker processes of a node started by start_guarded
+
+
+def workers(pid: int) -> list[psutil.Process]:
+    """The SPARQL worker processes started by the process ``pid`` (its children)."""
+    found = []
+    for child in psutil.Process(pid).children():
+        try:
+            if any("sparql_worker" in part for part in child.cmdline()):
+                found.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def gone(procs: list[psutil.Process], within: float) -> bool:
+    """Every process of ``procs`` has ended (exited and reaped, or a zombie) within ``within`` s."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        alive = []
+        for p in procs:
+            try:
+                if p.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(p)
+            except psutil.NoSuchProcess:
+                pass
+        if not alive:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def cpu_seconds(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def start_guarded(node):
+    """Start ``node`` with a second of SPARQL and two query workers, and its first query (which
+    starts them, and waits for them whatever the budget)."""
+    node.env = {"S3FED_LIMITS_SPARQL_TIMEOUT_S": "1", "S3FED_LIMITS_SPARQL_MAX_CONCURRENT": "2",
+                "S3FED_STORE_TIMEOUT_S": "2"}  # external store only
+    node.start()
+    assert post(node, {"query": "ASK {}"}).status_code == 200
+    deadline = time.monotonic() + 10
+    while len(workers(node.proc.pid)) < POOL and time.monotonic() < deadline:
+        time.sleep(0.05)  # the second one may still be starting
+    return node
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory):
+    """A node with the sample data, started by :func:`start_guarded`."""
+    node = make_node(tmp_path_factory.mktemp("guarded"))
+    assert node.import_text(sample_text(node)).returncode == 0
+    yield start_guarded(node)
+    node.stop()
+
+
+def test_runaway_queries_are_killed_at_the_deadline_and_free_their_core(guarded):
+    """More runaway queries than workers, twice: each answers 503 near the budget, its worker is
+    killed (its CPU released) and replaced, and a normal query right after answers 200 at once.
+    With evaluation in threads the runaway queries would keep both cores and every slot for hours."""
+    node = guarded
+    node_proc = psutil.Process(node.proc.pid)
+    for _ in range(2 if EMBEDDED else 1):
+        before = workers(node.proc.pid)
+        assert len(before) == POOL
+        with ThreadPoolExecutor(3) as pool:
+            started = time.monotonic()
+            answers = list(pool.map(lambda _: post(node, {"query": RUNAWAY}), range(3)))
+            took = time.monotonic() - started
+        assert took < 4
+        kinds = {problem(r, 503)["type"].rsplit("/", 1)[-1] for r in answers}
+        assert "sparql-timeout" in kinds and kinds <= {"sparql-timeout", "sparql-busy"}
+        assert gone(before, within=2.0), "the workers evaluating runaway queries are still running"
+        started = time.monotonic()
+        while (ok := post(node, {"query": DOMAINS}, headers={"Accept": "application/sparql-results+json"})
+               ).status_code == 503 and not EMBEDDED and time.monotonic() - started < 10:
+            time.sleep(0.5)  # the external server's own timeout frees the slots
+        assert ok.status_code == 200 and len(ok.json()["results"]["bindings"]) == 2
+        assert time.monotonic() - started < (1.5 if EMBEDDED else 10)
+    everyone = [node_proc, *workers(node.proc.pid)]
+    spent = cpu_seconds(everyone)
+    time.sleep(1.0)
+    assert cpu_seconds(everyone) - spent < 0.3  # nothing left burning a core
+    assert len(workers(node.proc.pid)) == POOL
+
+
+def test_writes_just_made_are_seen_by_the_next_query(guarded):
+    """Workers read a checkpoint of the store: a new one is made when the store was written since."""
+    node = guarded
+    auth = {"Authorization": f"Bearer {node.token()}"}
+    for i in range(3):
+        uri = f"{node.base}/id/actor/writer-{i}"
+        r = requests.post(node.base + "/api/v1/actor", json={"slug": f"writer-{i}", "label": {"en": f"Writer {i}"}},
+                          headers=auth, timeout=30)
+        assert r.status_code == 201, r.text
+        seen = post(node, {"query": f'ASK {{ <{uri}> ?p "Writer {i}"@en }}'},
+                    headers={"Accept": "application/sparql-results+json"})
+        assert seen.json()["boolean"] is True
+        assert requests.delete(node.base + f"/api/v1/actor/writer-{i}", headers=auth, timeout=30).status_code == 204
+        seen = post(node, {"query": f"ASK {{ <{uri}> ?p ?o }}"}, headers={"Accept": "application/sparql-results+json"})
+        assert seen.json()["boolean"] is False
+    if EMBEDDED:
+        checkpoints = list((node.dir / "data" / "sparql-checkpoints").iterdir())
+        assert 1 <= len(checkpoints) <= 3  # the current one, and any an idle worker still holds
+
+
+def test_no_worker_outlives_a_killed_node(new_node):
+    """SIGKILL of the node (SIGTERM is no different: the development server has no handler) while
+    one worker evaluates and one starts: each notices its parent is gone and ends."""
+    node = start_guarded(new_node())
+    children = workers(node.proc.pid)
+    assert len(children) == POOL
+    post(node, {"query": RUNAWAY})  # one worker killed and replaced: a replacement starts
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(post, node, {"query": RUNAWAY})  # and one evaluates when the node goes
+        time.sleep(0.2)
+        children += workers(node.proc.pid)
+        node.proc.kill()
+        node.proc.wait(10)
+    assert gone(children, within=2.0), [p.pid for p in children]
+
+
+def app_of(tmp_path, **limits):
+    from node import create_app
+    from node.config import load_config, write_config
+    return create_app(load_config(write_config(tmp_path, "FRJ", "Occitanie", "http://127.0.0.1:1"),
+                                  env={}, overrides={"limits": limits}))
+
+
+def test_the_pool_of_an_app_stops_with_it(tmp_path):
+    """In-process: no worker before the first query, and close() stops them and removes the checkpoints."""
+    from node.sparql import RUNNER, close
+    app = app_of(tmp_path)
+    assert app.extensions[RUNNER].pids() == []
+    r = app.test_client().get("/sparql", query_string={"query": "ASK { ?s a ?t }"},
+                              headers={"Accept": "application/json"})
+    assert r.status_code == 200 and r.json["boolean"] is True  # the vocabulary is there
+    deadline = time.monotonic() + 10
+    while len(pids := app.extensions[RUNNER].pids()) < (os.cpu_count() or 2) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    children = [p for p in workers(os.getpid()) if p.pid in pids]
+    assert len(children) == (os.cpu_count() or 2)
+    close(app)
+    assert gone(children, within=2.0)
+    assert not (tmp_path / "data" / "sparql-checkpoints").exists()
+
+
+def test_thread_isolation_still_answers(tmp_path):
+    from node.config import ConfigError
+    before = {p.pid for p in workers(os.getpid())}
+    app = app_of(tmp_path, sparql_isolation="thread")
+    r = app.test_client().get("/sparql", query_string={"query": "ASK { ?s a ?t }"},
+                              headers={"Accept": "application/json"})
+    assert r.status_code == 200 and r.json["boolean"] is True
+    assert {p.pid for p in workers(os.getpid())} <= before  # no process started
+    with pytest.raises(ConfigError, match="sparql_isolation"):
+        app_of(tmp_path / "other", sparql_isolation="forked")
+
+
+def test_a_worker_that_dies_mid_query_is_a_500_and_is_replaced(tmp_path):
+    """An engine crash (or the OOM killer) takes one worker, not the node: here every worker is
+    killed while one evaluates; the request answers 500 and the next query finds new workers."""
+    import signal
+    from concurrent.futures import ThreadPoolExecutor as Threads
+
+    from node.sparql import RUNNER, close
+    app = app_of(tmp_path, sparql_timeout_s=30.0, sparql_max_concurrent=2)
+    client, pool = app.test_client(), app.extensions[RUNNER]
+    try:
+        assert client.get("/sparql", query_string={"query": "ASK {}"}).status_code == 200
+        with Threads(1) as ex:
+            running = ex.submit(client.get, "/sparql", query_string={"query": RUNAWAY})
+            time.sleep(0.5)
+            before = pool.pids()
+            for pid in before:
+                os.kill(pid, signal.SIGKILL)
+            r = running.result(10)
+        assert r.status_code == 500 and r.json["type"].endswith("sparql-evaluation") and "died" in r.json["detail"]
+        ok = client.get("/sparql", query_string={"query": "ASK { ?s a ?t }"}, headers={"Accept": "application/json"})
+        assert ok.status_code == 200 and ok.json["boolean"] is True
+        assert not set(pool.pids()) & set(before)
+    finally:
+        close(app)
+
+
+def test_a_worker_grown_too_big_is_retired(tmp_path, monkeypatch):
+    from node import sparql_pool
+    from node.sparql import RUNNER, close
+    monkeypatch.setattr(sparql_pool, "RETIRE_RSS", 0)  # every worker is too big after a query
+    app = app_of(tmp_path, sparql_max_concurrent=1)
+    client, pool = app.test_client(), app.extensions[RUNNER]
+    try:
+        seen = []
+        for _ in range(2):
+            assert client.get("/sparql", query_string={"query": "ASK {}"}).status_code == 200
+            deadline = time.monotonic() + 10
+            while not pool.pids() and time.monotonic() < deadline:  # its replacement is starting
+                time.sleep(0.02)
+            seen.append(pool.pids())
+        assert len(seen[0]) == len(seen[1]) == 1 and seen[0] != seen[1]
+    finally:
+        close(app)
