@@ -24,7 +24,7 @@ from vocab.profiles import PROFILES, to_graph, to_json
 
 from . import graphs, settings, store
 from .changes import ChangeSet, commit
-from .entities import entity_uri
+from .entities import Description, entity_uri
 from .importer import SLUG, check_identity, to_rdflib
 from .problems import Problem
 from .schemas import _safe, entity_schema, filter_fields, flatten
@@ -36,17 +36,18 @@ def _data() -> str:
     return graphs().data
 
 
-def current(kind: str, slug: str) -> Graph | None:
-    """The entity's triples in the node's data graph, or None when it has none of that kind."""
+def current(kind: str, slug: str, build=to_rdflib) -> Graph | None:
+    """The entity's triples in the node's data graph, or None when it has none of that kind.
+    ``build`` makes the graph: an rdflib one for writes, a lighter read-only one for GET."""
     if not re.fullmatch(SLUG, slug):
         return None
     uri = entity_uri(kind, slug)
-    g = to_rdflib(store().query(f"CONSTRUCT {{ <{uri}> ?p ?o }} WHERE {{ GRAPH <{_data()}> {{ <{uri}> ?p ?o }} }}"))
+    g = build(store().query(f"CONSTRUCT {{ <{uri}> ?p ?o }} WHERE {{ GRAPH <{_data()}> {{ <{uri}> ?p ?o }} }}"))
     return g if (URIRef(uri), RDF.type, KINDS[kind].rdf_class) in g else None
 
 
-def _existing_or_404(kind: str, slug: str) -> Graph:
-    g = current(kind, slug)
+def _existing_or_404(kind: str, slug: str, build=to_rdflib) -> Graph:
+    g = current(kind, slug, build)
     if g is None:
         raise Problem(404, "Not Found", f"This node has no {KINDS[kind].label.lower()} {slug!r} "
                       f"(GET /api/v1/{kind} lists them).")
@@ -54,7 +55,7 @@ def _existing_or_404(kind: str, slug: str) -> Graph:
 
 
 def read(kind: str, slug: str) -> dict:
-    return to_json(_existing_or_404(kind, slug), URIRef(entity_uri(kind, slug)), kind)
+    return to_json(_existing_or_404(kind, slug, Description), URIRef(entity_uri(kind, slug)), kind)
 
 
 # -- listing -------------------------------------------------------------------------------

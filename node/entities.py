@@ -6,20 +6,23 @@ apps, chosen by ``Accept`` (werkzeug's q-value parsing) or ``?format=``. Respons
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
+import threading
+from collections import OrderedDict
 from urllib.parse import urlencode
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, render_template, request
-from rdflib import Graph, Literal, URIRef
+from rdflib import BNode, Graph, Literal, URIRef
 
 from vocab import HYDRA, KINDS, ORG, RDF, SKOS
 from vocab.profiles import PROFILES, to_json
 
 from . import graphs, settings, store
 from .formats import HTML, JSON, RDF_MEDIA_TYPES, negotiate, serialize
-from .importer import SLUG, to_rdflib
+from .importer import SLUG
 from .problems import Problem
 from .store import readable_graphs
 from .templating import label
@@ -56,14 +59,140 @@ WHERE {{
 }}"""
 
 
-def describe(uri: str) -> Graph | None:
+def describe(uri: str) -> list[ox.Triple] | None:
     """The entity's triples plus what a reader needs: labels of linked things, incoming links
-    with their labels, and its memberships. None when this node does not publish ``uri``."""
-    data = graphs().data
-    if not store().query(f"ASK {{ GRAPH <{data}> {{ <{uri}> a ?t }} }}"):
-        return None
-    triples = store().query(DESCRIBE.format(e=uri, data=data), default_graph=read_graphs())
-    return to_rdflib(triples)
+    with their labels, and its memberships. None when this node does not publish ``uri``.
+
+    pyoxigraph triples, not an rdflib graph: the RDF representations are serialised from them
+    natively, and only what needs rdflib terms (the JSON profile, the HTML page) converts them.
+    One query: the entity is published when its own part (from the data graph) has its
+    ``rdf:type`` — the other parts describe other subjects (an import types every subject, and
+    another graph cannot hold this node's subjects), so no separate ASK is needed. The answer
+    is kept until the store is written (:class:`Descriptions`): callers must not change it."""
+    cache = current_app.extensions.get("s3fed.descriptions")
+    if cache is None:
+        cache = current_app.extensions.setdefault("s3fed.descriptions", Descriptions())
+    return cache.get(store(), uri, lambda: _describe(uri))
+
+
+def _describe(uri: str) -> list[ox.Triple] | None:
+    e, rdf_type = ox.NamedNode(uri), ox.NamedNode(str(RDF.type))
+    found = store().query(DESCRIBE.format(e=uri, data=graphs().data), default_graph=read_graphs())
+    triples = list(dict.fromkeys(found))
+    return triples if any(t.subject == e and t.predicate == rdf_type for t in triples) else None
+
+
+class Descriptions:
+    """Entity descriptions of the store's current write generation (:attr:`node.store.Store.generation`,
+    bumped by every write; the /sparql workers' checkpoints rely on it the same way), least
+    recently used dropped past ``budget`` triples. Why: the describe query is most of the cost
+    of an entity GET (tests/benchmarks/bench_http.py), and reads far outnumber writes. A store
+    without a generation (an external SPARQL server, which other processes write) is not cached.
+    A generation is read before its query runs, so an answer is never kept as newer than it is."""
+
+    def __init__(self, budget: int = 200_000):
+        self.budget, self._lock = budget, threading.Lock()
+        self._generation, self._by_uri, self._size = None, OrderedDict(), 0
+
+    def get(self, st, uri: str, compute):
+        generation = getattr(st, "generation", None)
+        if generation is None:
+            return compute()
+        with self._lock:
+            if generation != self._generation:
+                self._generation, self._size = generation, 0
+                self._by_uri.clear()
+            if uri in self._by_uri:
+                self._by_uri.move_to_end(uri)
+                return self._by_uri[uri]
+        value = compute()
+        if value is not None:  # unknown URIs are not kept: anyone can ask for many
+            with self._lock:
+                if generation == self._generation and uri not in self._by_uri:
+                    self._by_uri[uri], self._size = value, self._size + len(value)
+                    while self._size > self.budget and len(self._by_uri) > 1:
+                        self._size -= len(self._by_uri.popitem(last=False)[1])
+        return value
+
+
+@functools.lru_cache(maxsize=65536)
+def _iri(value: str) -> URIRef:
+    return URIRef(value)
+
+
+@functools.lru_cache(maxsize=65536)
+def _literal(value: str, language: str | None, datatype: str) -> Literal:
+    return Literal(value, lang=language) if language else Literal(value, datatype=_iri(datatype))
+
+
+def _term(t):
+    """An rdflib term for a pyoxigraph one, as :func:`node.importer.to_rdflib` makes it; cached,
+    since the same predicates, types, concepts and labels come back on every page."""
+    if isinstance(t, ox.NamedNode):
+        return _iri(t.value)
+    if isinstance(t, ox.BlankNode):
+        return BNode(t.value)
+    return _literal(t.value, t.language, t.datatype.value)
+
+
+class Description:
+    """An entity's description as its HTML page and its JSON profile read it: the part of
+    rdflib's ``Graph`` API they use (``objects``, ``predicates``, ``subjects``,
+    ``subject_predicates``, ``value``, ``add``, ``in``) over two dicts, with rdflib terms.
+    Building an rdflib ``Graph`` (its indexes, its term checks) cost more than rendering the
+    page (tests/benchmarks/bench_http.py)."""
+
+    def __init__(self, triples=()):
+        self._out: dict = {}  # s → {p → [o]}
+        self._in: dict = {}   # o → [(s, p)]
+        for t in triples:
+            self.add((_term(t.subject), _term(t.predicate), _term(t.object)))
+
+    def add(self, triple) -> None:
+        s, p, o = triple
+        objects = self._out.setdefault(s, {}).setdefault(p, [])
+        if o not in objects:
+            objects.append(o)
+            self._in.setdefault(o, []).append((s, p))
+
+    def triples(self, pattern):
+        s, p, o = pattern
+        if o is not None and s is None:
+            for s2, p2 in self._in.get(o, ()):
+                if p is None or p == p2:
+                    yield s2, p2, o
+            return
+        for s2, by_p in ([(s, self._out.get(s, {}))] if s is not None else self._out.items()):
+            for p2, objects in ([(p, by_p.get(p, ()))] if p is not None else by_p.items()):
+                for o2 in objects:
+                    if o is None or o == o2:
+                        yield s2, p2, o2
+
+    def __contains__(self, triple) -> bool:
+        return next(self.triples(triple), None) is not None
+
+    def __iter__(self):
+        return self.triples((None, None, None))
+
+    def __len__(self) -> int:
+        return sum(len(objects) for by_p in self._out.values() for objects in by_p.values())
+
+    def objects(self, subject=None, predicate=None):
+        return (o for _, _, o in self.triples((subject, predicate, None)))
+
+    def subjects(self, predicate=None, object=None):  # noqa: A002 — rdflib's names
+        return (s for s, _, _ in self.triples((None, predicate, object)))
+
+    def predicates(self, subject=None, object=None):  # noqa: A002
+        return (p for _, p, _ in self.triples((subject, None, object)))
+
+    def subject_predicates(self, object=None):  # noqa: A002
+        return ((s, p) for s, p, _ in self.triples((None, None, object)))
+
+    def value(self, subject=None, predicate=None, object=None, default=None):  # noqa: A002
+        if object is None:
+            return next(self.objects(subject, predicate), default)
+        return next(self.subjects(predicate, object), default)
 
 
 def respond(body: bytes | str, media_type: str) -> Response:
@@ -92,14 +221,16 @@ def entity(kind: str, slug: str):
     if media_type is None:
         raise _not_acceptable()
     node = URIRef(uri)
-    if media_type == JSON:
-        return respond(current_app.json.dumps(to_json(g, node, kind)), JSON)
+    if media_type == JSON:  # the profile reads only the entity's own triples
+        subject = ox.NamedNode(uri)
+        return respond(current_app.json.dumps(to_json(Description(t for t in g if t.subject == subject), node, kind)),
+                       JSON)
     if media_type == HTML:
-        return respond(render_template("entity.html", **entity_view(g, node, kind)), HTML)
+        return respond(render_template("entity.html", **entity_view(Description(g), node, kind)), HTML)
     return respond(serialize(g, media_type), media_type)
 
 
-def entity_view(g: Graph, node: URIRef, kind: str) -> dict:
+def entity_view(g: Description, node: URIRef, kind: str) -> dict:
     """What the HTML page shows: the profile's fields in order, then anything else, then the
     things that point here (clusters contributing to a domain, memberships…)."""
     shown, fields = {RDF.type}, []

@@ -8,12 +8,13 @@ any. Pages therefore vary by ``Accept-Language`` and ``Cookie`` as well as ``Acc
 """
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import urlencode
 
 from flask import Flask, current_app, request
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import RDF, RDFS, SKOS
+from rdflib.namespace import RDF, RDFS, SKOS, XSD
 
 import vocab
 from vocab import S3
@@ -33,9 +34,18 @@ def chosen_language() -> str | None:
 
 
 def preferred_languages() -> list[str]:
-    langs = [lang.split("-")[0].lower() for lang, _ in request.accept_languages] if request else []
+    """The reader's languages, best first, then English, then any. Parsed once per request
+    (kept in its WSGI environ): every label on a page asks."""
+    if not request:
+        return ["en", ""]
+    try:
+        return request.environ["s3fed.languages"]
+    except KeyError:
+        pass
+    langs = [lang.split("-")[0].lower() for lang, _ in request.accept_languages]
     chosen = chosen_language()
-    return [*([chosen] if chosen else []), *langs, "en", ""]
+    request.environ["s3fed.languages"] = out = [*([chosen] if chosen else []), *langs, "en", ""]
+    return out
 
 
 def page_language() -> str:
@@ -44,16 +54,30 @@ def page_language() -> str:
     return next((lang for lang in preferred_languages() if lang in known), "en")
 
 
+def _order(lit: Literal) -> tuple:
+    """rdflib's order of literals (SPARQL ORDER BY) for labels — by datatype, then language
+    (none first), then text — as a sort key: comparing rdflib Literals pairwise was the slowest
+    part of a page."""
+    return str(lit.datatype or XSD.string), lit.language or "", str(lit)
+
+
 def pick(literals, langs: list[str] | None = None) -> str | None:
     """The literal in the first preferred language present, else the first one."""
-    literals = [lit for lit in literals if isinstance(lit, Literal)]
+    literals = sorted((lit for lit in literals if isinstance(lit, Literal)), key=_order)
     if not literals:
         return None
-    by_lang = {(lit.language or "").lower(): str(lit) for lit in sorted(literals)}
+    by_lang = {(lit.language or "").lower(): str(lit) for lit in literals}
     for lang in langs or preferred_languages():
         if lang in by_lang:
             return by_lang[lang]
-    return str(sorted(literals)[0])
+    return str(literals[0])
+
+
+@functools.lru_cache(maxsize=16384)
+def _vocabulary_label(node, langs: tuple[str, ...]) -> str | None:
+    """A term's label from the shared vocabulary (constant for the process, so cached)."""
+    g = vocab.load_vocabulary()
+    return pick(g.objects(node, SKOS.prefLabel), list(langs)) or pick(g.objects(node, RDFS.label), list(langs))
 
 
 def label(graph: Graph, node, fallback: bool = True) -> str:
@@ -61,8 +85,7 @@ def label(graph: Graph, node, fallback: bool = True) -> str:
         found = pick(graph.objects(node, p))
         if found:
             return found
-    vocab_label = pick(vocab.load_vocabulary().objects(node, SKOS.prefLabel)) or \
-        pick(vocab.load_vocabulary().objects(node, RDFS.label))
+    vocab_label = _vocabulary_label(node, tuple(preferred_languages()))
     if vocab_label:
         return vocab_label
     return (slug_label(node) or curie(node)) if fallback else ""

@@ -80,6 +80,26 @@ def test_create_read_replace_delete_every_kind(node, kind):
     assert node.get(f"/id/{kind}/{slug}").status_code == 404
 
 
+def test_entity_pages_follow_every_write_at_once(node):
+    """Entity descriptions are cached until the store's next write: each write shows at once,
+    in every representation, and a deleted entity is gone."""
+    body = {"label": {"fr": "Pôle Cache"}, "region": f"{node.base}/id/region/FRJ"}
+    assert call(node, "POST", "/api/v1/cluster", {**body, "slug": "cache-test"}).status_code == 201
+    for fmt in ("ttl", "jsonld", "json", "html"):
+        assert "Pôle Cache" in node.get(f"/id/cluster/cache-test?format={fmt}").text
+        if fmt != "json":  # the plain JSON is the profile: no incoming links
+            assert "Pôle Cache" in node.get(f"/id/region/FRJ?format={fmt}").text
+    assert call(node, "PATCH", "/api/v1/cluster/cache-test", {"label": {"fr": "Pôle Renommé"}}).status_code == 200
+    for fmt in ("ttl", "jsonld", "json", "html"):
+        text = node.get(f"/id/cluster/cache-test?format={fmt}").text
+        assert "Pôle Renommé" in text and "Pôle Cache" not in text
+        if fmt != "json":
+            assert "Pôle Renommé" in node.get(f"/id/region/FRJ?format={fmt}").text
+    assert call(node, "DELETE", "/api/v1/cluster/cache-test").status_code == 204
+    assert node.get("/id/cluster/cache-test?format=ttl").status_code == 404
+    assert "cache-test" not in node.get("/id/region/FRJ?format=ttl").text
+
+
 def test_cluster_round_trip_is_visible_everywhere(node):
     body = {"label": {"fr": "Pôle Hydrogène", "en": "Hydrogen cluster"}, "region": f"{node.base}/id/region/FRJ",
             "contributesTo": [f"{node.base}/id/domain/eau"], "memberCount": 42, "foundingYear": "2019",
