@@ -91,7 +91,7 @@ def register(app) -> None:
         raise ConfigError(f'limits.sparql_isolation must be "process" or "thread", got {isolation!r}')
     st = app.extensions["s3fed.store"]
     if isolation == "process" and getattr(st, "path", None) is not None and hasattr(st, "checkpoint"):
-        runner = Pool(st, size, Path(cfg["node"]["data_dir"]) / "sparql-checkpoints")
+        runner = Pool(st, size, Path(cfg["node"]["data_dir"]) / "sparql-checkpoints", app.extensions["s3fed.graphs"])
     else:  # external store: the query runs in the SPARQL server; in-memory store: nothing to checkpoint
         runner = Threads(st, size)
     app.extensions[RUNNER] = runner
@@ -115,11 +115,11 @@ def endpoint():
         raise Problem(403, "Read-only endpoint", READ_ONLY + f" (the request is a SPARQL update: {word.upper()})",
                       kind="sparql-read-only")
     check_services(services, {p["url"] + "/sparql" for p in settings()["peers"]})
-    default, named = _dataset(from_default, from_named)
+    default, named, everything = _dataset(from_default, from_named)
     sol_type, graph_type = _negotiate()
     if word in ("select", "ask") and sol_type is None or word in ("construct", "describe") and graph_type is None:
         raise _not_acceptable(SOLUTIONS if word in ("select", "ask") else TRIPLES)
-    body, media_type = _run(q, default, named, sol_type, graph_type)
+    body, media_type = _run(q, default, named, sol_type, graph_type, everything)
     return respond(body, media_type)
 
 
@@ -155,21 +155,22 @@ def _negotiate() -> tuple[str | None, str | None]:
     return accept.best_match(list(SOLUTIONS)), accept.best_match(list(TRIPLES))
 
 
-def _dataset(from_default: list[str], from_named: list[str]) -> tuple[list[str], list[str]]:
+def _dataset(from_default: list[str], from_named: list[str]) -> tuple[list[str], list[str], bool]:
     """Default and named graphs: protocol parameters win over FROM / FROM NAMED, which win over
-    "every readable graph"; each graph named must be readable here."""
+    "every readable graph"; each graph named must be readable here. And whether the dataset is
+    every readable graph (a worker may then use the union of a public checkpoint's graphs)."""
     readable = read_graphs()
     default = request.values.getlist("default-graph-uri")
     named = request.values.getlist("named-graph-uri")
     if not (default or named):
         default, named = from_default, from_named
     if not (default or named):
-        return readable, readable
+        return readable, readable, True
     for g in default + named:
         if g not in readable:
             raise Problem(400, "Unknown graph", f"<{g}> is not a graph this endpoint serves; its graphs are: "
                           + ", ".join(f"<{r}>" for r in readable), kind="sparql-graph")
-    return default, named
+    return default, named, False
 
 
 def _not_acceptable(offered) -> Problem:
@@ -177,12 +178,12 @@ def _not_acceptable(offered) -> Problem:
                    + " (or ?format=json|xml|csv|tsv for SELECT/ASK, ttl|jsonld|nt|rdf for CONSTRUCT/DESCRIBE).")
 
 
-def _run(q, default, named, sol_type, graph_type) -> tuple[bytes, str]:
+def _run(q, default, named, sol_type, graph_type, everything: bool = False) -> tuple[bytes, str]:
     """Evaluate within the time budget, which starts now (waiting for a free evaluator counts)."""
     limits = settings()["limits"]
     timeout = float(limits["sparql_timeout_s"])
     deadline = time.monotonic() + timeout
-    job = {"query": q, "default_graph": default, "named_graphs": named,
+    job = {"query": q, "default_graph": default, "named_graphs": named, "all_graphs": everything,
            "max_results": int(limits["sparql_max_results"]), "max_bytes": MAX_OUTPUT_BYTES,
            "base_iri": settings()["node"]["base_url"] + "/sparql",
            "solutions": SOLUTIONS[sol_type].media_type if sol_type else None,

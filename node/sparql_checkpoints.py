@@ -15,6 +15,17 @@ So a checkpoint is made lazily: when a query is dispatched and the store's write
 checkpoint that is no longer current is deleted as soon as no worker holds it (at most
 pool size + 1 exist, and their extra disk use is only the table files the live store has
 compacted away since). The folder is emptied when the node starts and when it stops.
+
+Public copies. The endpoint's dataset is every readable graph (:func:`node.store.readable_graphs`:
+all but the feed, the harvest state and unpublished index runs). Passed as a list of default
+graphs, pyoxigraph looks each triple pattern up once per graph: on a hub with 250 peer graphs,
+queries ran 80-90× slower than on the union of all graphs (P4 in docs/benchmarks.md). So each
+new checkpoint is made *public* when that is cheap: the graphs the endpoint hides are dropped
+from the copy (it is the copy's own write, never the live store's), and workers may then use
+the union of all its graphs. Cheap means the hidden graphs hold at most :data:`PUBLIC_MAX_HIDDEN`
+quads, and only where there are many graphs (:data:`PUBLIC_MIN_GRAPHS`): a hub (its feed covers
+only its own few entities), not a regional node (two readable graphs; its feed holds every
+version of its data), nor a hub while an old index run's graph is still being removed.
 """
 from __future__ import annotations
 
@@ -23,10 +34,36 @@ import shutil
 import threading
 from pathlib import Path
 
+from .store import Graphs, Store, readable_graphs
+
+PUBLIC_MAX_HIDDEN = 20_000  # quads: dropping them costs ≈ 1 s per new checkpoint at most
+PUBLIC_MIN_GRAPHS = 5  # fewer readable graphs than this: the list costs little, keep the copy as it is
+
+
+def make_public(path: Path, graphs: Graphs) -> bool:
+    """Drop from the checkpoint at ``path`` every graph the endpoint hides, if they are small;
+    whether its union of graphs is now exactly the endpoint's dataset."""
+    st = Store(path)
+    try:
+        if st.count_at_most(None, 1):
+            return False  # nothing is written to the default graph; if something was, keep it out
+        public = set(readable_graphs(st, graphs))
+        if len(public) < PUBLIC_MIN_GRAPHS:
+            return False
+        hidden = [g for g in st.named_graphs() if g not in public]
+        if sum(st.count_at_most(g, PUBLIC_MAX_HIDDEN + 1) for g in hidden) > PUBLIC_MAX_HIDDEN:
+            return False
+        if hidden:
+            st.update(" ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in hidden))
+        return True
+    finally:
+        st.close()
+
 
 class Checkpoints:
-    def __init__(self, store, folder: str | Path):
-        self.store, self.folder = store, Path(folder)
+    def __init__(self, store, folder: str | Path, graphs: Graphs | None = None):
+        self.store, self.folder, self.graphs = store, Path(folder), graphs
+        self.public: set[Path] = set()  # checkpoints whose union of graphs is the endpoint's dataset
         # A previous run's, killed before it cleaned. (Only one process opens an embedded store, but
         # an app whose store was closed without closing the app — tests, command lines — may still
         # hold a pool: names are unique, and a checkpoint deleted under it is made again.)
@@ -50,6 +87,8 @@ class Checkpoints:
                 path = self.folder / f"{self._serial}-{secrets.token_hex(4)}"  # unique: see __init__
                 try:
                     self._generation = self.store.checkpoint(path)
+                    if self.graphs is not None and make_public(path, self.graphs):
+                        self.public.add(path)
                 except BaseException:
                     shutil.rmtree(path, ignore_errors=True)
                     raise
@@ -78,6 +117,7 @@ class Checkpoints:
     def _forget(self, path: Path) -> None:
         if path != self._current and not self._holders.get(path):
             self._holders.pop(path, None)
+            self.public.discard(path)
             shutil.rmtree(path, ignore_errors=True)
 
     def close(self) -> None:

@@ -71,9 +71,9 @@ class _Worker:
 
 
 class Pool:
-    def __init__(self, store, size: int, folder: str | Path):
+    def __init__(self, store, size: int, folder: str | Path, graphs=None):
         self.size = max(1, int(size))
-        self.checkpoints = Checkpoints(store, folder)
+        self.checkpoints = Checkpoints(store, folder, graphs)
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
         self._workers: set[_Worker] = set()  # every live worker, idle or busy
         self._lock = threading.Lock()
@@ -194,7 +194,9 @@ class Pool:
             self._idle.put(worker)
             raise
         try:
-            worker.conn.send_bytes(json.dumps({**job, "checkpoint": str(worker.checkpoint)}).encode())
+            union = job.get("all_graphs") and worker.checkpoint in self.checkpoints.public
+            job = {**job, "checkpoint": str(worker.checkpoint), "union": bool(union)}
+            worker.conn.send_bytes(json.dumps(job).encode())
             if not worker.conn.poll(max(0.0, deadline - time.monotonic())):
                 raise Timeout()
             header = json.loads(worker.conn.recv_bytes())

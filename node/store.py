@@ -99,6 +99,13 @@ class Store:
         where = f"GRAPH <{graph}> {{ ?s ?p ?o }}" if graph else "GRAPH ?g { ?s ?p ?o }"
         return int(next(iter(self._store.query(f"SELECT (COUNT(*) AS ?n) {{ {where} }}")))["n"].value)
 
+    def count_at_most(self, graph: str | None, limit: int) -> int:
+        """How many quads ``graph`` (None: the default graph) has, counting no further than
+        ``limit``: a cost bounded whatever the graph's size."""
+        found = self._store.query(f"SELECT (COUNT(*) AS ?n) {{ SELECT * {{ ?s ?p ?o }} LIMIT {int(limit)} }}",
+                                  default_graph=_graph_node(graph))
+        return int(next(iter(found))["n"].value)
+
     def named_graphs(self) -> list[str]:
         return [g.value for g in self._store.named_graphs()]
 
