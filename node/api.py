@@ -213,7 +213,8 @@ def import_body(body: bytes, mimetype: str, default_kind: str | None) -> dict:
             fmt = format_for_upload(mimetype or None)
         except UnsupportedMediaType:
             raise Problem(415, "Unsupported Media Type", f"Cannot import {mimetype or 'a body without Content-Type'}; "
-                          "send one of: " + ", ".join(UPLOAD_TYPES), headers={"Accept-Post": ", ".join(UPLOAD_TYPES)}) from None
+                          "send one of: " + ", ".join(UPLOAD_TYPES),
+                          headers={"Accept-Post": ", ".join(UPLOAD_TYPES)}) from None
         sources = [("upload", body, fmt)]
     try:
         changes = run_import(store(), graphs(), sources, base, cfg["limits"]["max_json_depth"], max_triples)

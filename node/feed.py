@@ -19,6 +19,18 @@ timestamp, a lower bound for everything after it) and never changes again: it is
 ``immutable`` for a year. The newest page is cached for a few seconds only. Every response has
 an ``ETag`` (304 on ``If-None-Match``) and ``Vary: Accept``. The page's own description comes
 *after* its members in the document, so a body cut at a line boundary is detectably incomplete.
+
+Resuming (``/feed/{n}?from=K``). A harvester that has every member up to K needs the rest of the
+page holding K, not the whole page: with 250 members a page and ~2 000 entities a node, re-reading
+the newest page would cost an incremental harvest more bytes than the changes themselves. So a
+page also answers ``?from=K`` (K on that page) with only the members ``K …`` of it: a
+``tree:Node`` of its own, ``{base}/feed/{n}?from=K`` with ``s3:firstSequence`` K, holding those
+members and, when page n is full, the same relation to page n+1 — a consistent TREE node, just
+not one that ``tree:view`` leads to, so LDES clients that walk the tree from ``/feed`` (the npm
+ldes-client) never meet it and see the feed exactly as before. Member K itself is included on
+purpose: the client already has it and checks it is unchanged (a peer restored from an old
+backup reuses sequence numbers). Caching follows the page: immutable once page n is full, a few
+seconds while it is the newest.
 """
 from __future__ import annotations
 
@@ -122,10 +134,13 @@ def stream_description(base: str, size: int, last: int) -> list[ox.Triple]:
             ox.Triple(s, _nn(TREE.view), ox.NamedNode(f"{base}/feed/0"))]
 
 
-def page_triples(store: Store, graphs: Graphs, n: int, size: int, last: int) -> tuple[list[ox.Triple], bool]:
-    """Page ``n``'s document and whether it is full (hence immutable). Members are looked up by
-    their IRIs (sequence → IRI), never by scanning the feed."""
-    base, first, end = graphs.base, n * size + 1, min((n + 1) * size, last)
+def page_triples(store: Store, graphs: Graphs, n: int, size: int, last: int,
+                 start: int | None = None) -> tuple[list[ox.Triple], bool]:
+    """Page ``n``'s document — or, with ``start``, its members from that sequence on, as the node
+    ``/feed/{n}?from={start}`` — and whether page n is full (hence immutable). Members are looked
+    up by their IRIs (sequence → IRI), never by scanning the feed."""
+    base, end = graphs.base, min((n + 1) * size, last)
+    first = n * size + 1 if start is None else start
     stream = ox.NamedNode(f"{base}/feed")
     out: list[ox.Triple] = []
     if end >= first:
@@ -139,14 +154,14 @@ def page_triples(store: Store, graphs: Graphs, n: int, size: int, last: int) -> 
             out += sorted(by_member.get(m, []), key=str)
             out.append(ox.Triple(stream, _nn(TREE.member), ox.NamedNode(m)))
     full = last >= (n + 1) * size
-    page = ox.NamedNode(f"{base}/feed/{n}")
+    page = ox.NamedNode(f"{base}/feed/{n}" + ("" if start is None else f"?from={start}"))
     out += stream_description(base, size, last)[:6]  # how to read members, without the moving counter
     out += [ox.Triple(stream, _nn(TREE.view), ox.NamedNode(f"{base}/feed/0")),
             ox.Triple(page, _nn(RDF.type), _nn(TREE.Node)),
             ox.Triple(page, _nn(S3.firstSequence), _int(first)),
             ox.Triple(page, _nn(S3.lastSequence), _int(max(end, first - 1)))]
     if full:
-        rel = ox.NamedNode(f"{base}/feed/{n}#next")
+        rel = ox.NamedNode(f"{page.value}#next")
         stamp = _timestamp_of(store, graphs, (n + 1) * size)
         out += [ox.Triple(page, _nn(TREE.relation), rel),
                 ox.Triple(rel, _nn(RDF.type), _nn(TREE.GreaterThanOrEqualToRelation)),
@@ -203,8 +218,22 @@ def page(n: int):
         from .problems import Problem
         raise Problem(404, "Not Found", f"The feed has {last} members in pages 0–{last // size} "
                       f"of {size}; page {n} does not exist yet.")
-    triples, full = page_triples(st, gs, n, size, last)
+    start = _from(request.args.get("from"), n, size, last)
+    triples, full = page_triples(st, gs, n, size, last, start)
     return _respond(triples, IMMUTABLE if full else f"public, max-age={_max_age(cfg)}")
+
+
+def _from(value: str | None, n: int, size: int, last: int) -> int | None:
+    """``?from=K``: a sequence on page n that exists (400 / 404 with the range otherwise)."""
+    if value is None:
+        return None
+    from .problems import Problem
+    first, end = n * size + 1, (n + 1) * size
+    if not value.isdigit() or not first <= int(value) <= end:
+        raise Problem(400, "Bad Request", f"from must be a sequence number on page {n}: {first}–{end}")
+    if int(value) > last:
+        raise Problem(404, "Not Found", f"The feed has {last} members; member {value} does not exist yet.")
+    return int(value)
 
 
 def _max_age(cfg: dict) -> int:

@@ -64,7 +64,8 @@ def dataset_description() -> Graph:
     feed = URIRef(f"{base}/feed")
     g.add((feed, RDF.type, LDES.EventStream))
     g.add((ds, DCAT.distribution, feed))
-    for url, media_type in ((f"{base}/dump", "application/n-quads"), (f"{base}/sparql", "application/sparql-results+json")):
+    for url, media_type in ((f"{base}/dump", "application/n-quads"),
+                            (f"{base}/sparql", "application/sparql-results+json")):
         dist = BNode()
         g.add((ds, DCAT.distribution, dist))
         g.add((dist, RDF.type, DCAT.Distribution))

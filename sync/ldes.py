@@ -9,6 +9,12 @@ consistent*, because an incremental harvest trusts it to be the whole story afte
 * its members carry sequences ``n*P+1 …`` without gaps or duplicates, each with one
   ``dcterms:isVersionOf`` IRI and one timestamp;
 * a page that links onward is full, and links to the next page of the same feed (never off-site).
+
+Resuming after a checkpoint K, the harvester asks for ``/feed/{n}?from=K`` (n the page holding K;
+see :mod:`node.feed`): the members ``K …`` of that page, a node of its own whose
+``s3:firstSequence`` is K. A peer that does not know ``from`` (an older s3fed, another server)
+answers with the whole page, described as ``/feed/{n}``: :func:`parse_page` accepts either; the
+harvester drops the members it already has.
 """
 from __future__ import annotations
 
@@ -57,6 +63,11 @@ class Page:
     next_url: str | None
 
 
+def page_url(peer: Peer, n: int, start: int | None = None) -> str:
+    """Page n of the peer's feed, or (``start``) its members from that sequence on."""
+    return f"{peer.url}/feed/{n}" + ("" if start is None else f"?from={start}")
+
+
 def quads(f: Fetched, what: str) -> list[ox.Quad]:
     fmt = BY_MEDIA_TYPE.get(f.media_type)
     if fmt is None:
@@ -101,17 +112,20 @@ def parse_stream(f: Fetched, peer: Peer) -> Stream:
     return Stream(iri, size, last)
 
 
-def parse_page(f: Fetched, peer: Peer, stream: Stream, n: int) -> Page:
-    url = f"{peer.url}/feed/{n}"
+def parse_page(f: Fetched, peer: Peer, stream: Stream, n: int, start: int | None = None) -> Page:
+    """Page n, asked for whole or (``start``) from that sequence on; either answer is accepted."""
+    url, size = page_url(peer, n, start), stream.page_size
     idx = _index(quads(f, "feed page"))
-    node = idx.get(f"<{url}>")
+    expected, node = start, idx.get(f"<{url}>") if start is not None else None
+    if node is None:  # the whole page (also what a peer that ignores ?from= sends)
+        url, expected = page_url(peer, n), n * size + 1
+        node = idx.get(f"<{url}>")
     if not node or str(TREE.Node) not in [o.value for o in node.get(str(RDF.type), [])]:
         raise FeedError(f"{url} is incomplete: its tree:Node description (at the end of the page) is "
                         "missing — the body was cut off, or this is not an s3fed feed page")
-    size = stream.page_size
     first = _one_int(node.get(str(S3.firstSequence)), f"{url} s3:firstSequence")
-    if first != n * size + 1:
-        raise FeedError(f"{url} starts at sequence {first}, expected {n * size + 1} (page size {size}): "
+    if first != expected:
+        raise FeedError(f"{url} starts at sequence {first}, expected {expected} (page size {size}): "
                         "the peer's pages changed under the client")
     members = []
     for m in idx.get(f"<{stream.iri}>", {}).get(str(TREE.member), []):
@@ -121,18 +135,18 @@ def parse_page(f: Fetched, peer: Peer, stream: Stream, n: int) -> Page:
     if seqs != list(range(first, first + len(seqs))):
         raise FeedError(f"{url} has member sequences {_ranges(seqs)}, expected {first}…{first + len(seqs) - 1} "
                         "without gaps or duplicates: the page changed under the client or is corrupt")
-    if len(seqs) > size:
-        raise FeedError(f"{url} has {len(seqs)} members, more than the page size {size}")
+    if seqs and seqs[-1] > (n + 1) * size:
+        raise FeedError(f"{url} has members up to sequence {seqs[-1]}, past page {n}'s last, {(n + 1) * size}")
     next_url = None
     for rel in node.get(str(TREE.relation), []):
         targets = idx.get(str(rel), {}).get(str(TREE.node), [])
         for t in targets:
             next_url = t.value
     if next_url is not None:
-        if next_url != f"{peer.url}/feed/{n + 1}":
+        if next_url != page_url(peer, n + 1):
             raise FeedError(f"{url} links to {next_url}, not to the next page of this feed")
-        if len(seqs) != size:
-            raise FeedError(f"{url} links onward but holds {len(seqs)} of {size} members")
+        if first + len(seqs) - 1 != (n + 1) * size:
+            raise FeedError(f"{url} links onward but holds {len(seqs)} of its {(n + 1) * size - first + 1} members")
     return Page(n, members, next_url)
 
 

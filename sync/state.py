@@ -1,9 +1,11 @@
 """Harvest state and provenance, kept as RDF in the hub's sync graph.
 
-Why in the store and not in a side file: the checkpoint must move *with* the data. A harvest's
-SPARQL update replaces the peer's entities and this state (checkpoint, ETags, digest) and
-writes the PROV-O run, all at once — so a crash can never leave data ahead of or behind its
-checkpoint. A failed run only rewrites the state node (attempt time, error), never the data.
+Why in the store and not in a side file: the checkpoint must move *with* the data. A harvest
+replaces the peer's entities and this state (checkpoint, ETags, digest) and writes the PROV-O
+run all at once — one SPARQL update, or one bulk load (:func:`sync.apply.commit`), which is why
+a write is kept as :class:`SyncWrite` (removals + triples) and not as SPARQL text — so a crash
+can never leave data ahead of or behind its checkpoint. A failed run only rewrites the state
+node (attempt time, error), never the data.
 
 One node per peer, ``{hub}/sync/peer/{id}``: the sequence number reached (``s3:checkpoint``), the
 times and error people ask about, and the rest (ETags, page digest, counters, what was dropped
@@ -35,10 +37,10 @@ class PeerState:
     last_error: str | None = None
     members_applied: int = 0            # over all runs
     feed_etag: str | None = None        # of /feed, for a one-request "nothing new" run
-    page_url: str | None = None         # the newest page of the last run …
-    page_etag: str | None = None        # … its ETag, and the digest of its members up to the
-    page_digest: str | None = None      # checkpoint: a peer rewriting them is detected
-    page_size: int | None = None        # … with the page size then (a resized feed is not a rewrite)
+    page_url: str | None = None         # the page (or from= view) the last run ended on …
+    page_etag: str | None = None        # … and its ETag, for a conditional request
+    page_digest: str | None = None      # "{checkpoint}:{digest of that member}": a rewrite is detected
+    page_size: int | None = None        # the feed's page size then
     last_run: dict = field(default_factory=dict)   # mode, pages, bytes, requests, members, seconds…
     dropped_foreign: list[str] = field(default_factory=list)  # subjects not under the peer's /id/
     dropped_foreign_count: int = 0
@@ -85,8 +87,27 @@ def load(store: Store, graphs: Graphs, peer_id: str) -> PeerState:
     return st
 
 
-def state_ops(graphs: Graphs, peer: Peer, st: PeerState) -> list[str]:
-    """SPARQL update operations that replace the peer's state node with ``st``."""
+@dataclass
+class SyncWrite:
+    """What a run writes in the sync graph: operations that first remove what it replaces, then
+    triples (N-Triples lines). As SPARQL for an update, or as N-Quads for the bulk loader
+    (:func:`sync.apply.commit`, which runs the removal first)."""
+
+    forget: list[str]
+    lines: list[str]
+
+    def __add__(self, other: SyncWrite) -> SyncWrite:
+        return SyncWrite(self.forget + other.forget, self.lines + other.lines)
+
+    def ops(self, graph: str) -> list[str]:
+        return [*self.forget, f"INSERT DATA {{ GRAPH <{graph}> {{\n" + "\n".join(self.lines) + "\n} }"]
+
+    def nquads(self, graph: str) -> bytes:
+        return "".join(f"{line[:-1]}<{graph}> .\n" for line in self.lines).encode("utf-8")
+
+
+def state_write(graphs: Graphs, peer: Peer, st: PeerState) -> SyncWrite:
+    """Replace the peer's state node with ``st``."""
     s, g = node_iri(graphs, peer.id), graphs.sync
     lines = [f"<{s}> <{RDF.type}> <{S3.HarvestState}> .",
              f"<{s}> <{S3.peerId}> {_lit(peer.id)} .",
@@ -101,15 +122,18 @@ def state_ops(graphs: Graphs, peer: Peer, st: PeerState) -> list[str]:
         lines.append(f"<{s}> <{S3.lastError}> {_lit(st.last_error)} .")
     details = {k: getattr(st, k) for k in PeerState.DETAILS}
     lines.append(f"<{s}> <{S3.harvestDetails}> {_lit(json.dumps(details, sort_keys=True), RDF_JSON)} .")
-    body = "\n".join(lines)
-    return [f"DELETE WHERE {{ GRAPH <{g}> {{ <{s}> ?p ?o }} }}",
-            f"INSERT DATA {{ GRAPH <{g}> {{\n{body}\n}} }}"]
+    return SyncWrite([f"DELETE WHERE {{ GRAPH <{g}> {{ <{s}> ?p ?o }} }}"], lines)
 
 
-def provenance_ops(graphs: Graphs, peer: Peer, run_iri: str, started: str, ended: str,
-                   used: list[str]) -> list[str]:
-    """Operations that make ``run_iri`` the activity that generated the peer's graph (the
-    previous one is removed: the state node keeps counts, the store is not a run log)."""
+def state_ops(graphs: Graphs, peer: Peer, st: PeerState) -> list[str]:
+    """SPARQL update operations that replace the peer's state node with ``st``."""
+    return state_write(graphs, peer, st).ops(graphs.sync)
+
+
+def provenance_write(graphs: Graphs, peer: Peer, run_iri: str, started: str, ended: str,
+                     used: list[str]) -> SyncWrite:
+    """Make ``run_iri`` the activity that generated the peer's graph (the previous one is
+    removed: the state node keeps counts, the store is not a run log)."""
     g, pg = graphs.sync, graphs.peer(peer.id)
     wgb = PROV.wasGeneratedBy
     lines = [f"<{run_iri}> <{RDF.type}> <{PROV.Activity}> .",
@@ -122,9 +146,8 @@ def provenance_ops(graphs: Graphs, peer: Peer, run_iri: str, started: str, ended
              f"<{pg}> <{wgb}> <{run_iri}> .",
              f"<{pg}> <{PROV.generatedAtTime}> {_lit(ended, str(XSD.dateTime))} .",
              f"<{pg}> <{PROV.wasDerivedFrom}> <{peer.url}/void#dataset> ."]
-    return [f"DELETE {{ GRAPH <{g}> {{ <{pg}> ?p ?o . ?a ?ap ?ao }} }} WHERE {{ GRAPH <{g}> {{ <{pg}> ?p ?o "
-            f"OPTIONAL {{ <{pg}> <{wgb}> ?a . ?a ?ap ?ao }} }} }}",
-            "INSERT DATA { GRAPH <" + g + "> {\n" + "\n".join(lines) + "\n} }"]
+    return SyncWrite([f"DELETE {{ GRAPH <{g}> {{ <{pg}> ?p ?o . ?a ?ap ?ao }} }} WHERE {{ GRAPH <{g}> "
+                      f"{{ <{pg}> ?p ?o OPTIONAL {{ <{pg}> <{wgb}> ?a . ?a ?ap ?ao }} }} }}"], lines)
 
 
 def save(store: Store, graphs: Graphs, peer: Peer, st: PeerState) -> None:

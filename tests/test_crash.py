@@ -277,7 +277,8 @@ def hub_status(hub) -> dict:
 
 def kill_sync_run(hub) -> None:
     store = hub.dir / "data" / "store"
-    ready = wal_grew(store)
+    wal = wal_grew(store)
+    ready = lambda: wal() or any(store.glob("bulk-*.sst"))  # noqa: E731 — a first harvest bulk-loads
     proc = subprocess.Popen([*S3FED, "--config", str(hub.config), "sync", "run"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, cwd=Path(__file__).parent.parent)
     killed = kill_when(proc.pid, ready, lambda: proc.poll() is None)

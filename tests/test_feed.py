@@ -102,6 +102,28 @@ def test_since_must_be_a_sequence_number(node):
     assert node.get("/feed?since=-1").status_code == 400
 
 
+def test_from_gives_the_rest_of_a_page_as_a_node_of_its_own(node):
+    r = node.get("/feed/1?from=6", headers={"Accept": "application/n-triples"})
+    ts, view = triples(r), f"{node.base}/feed/1?from=6"
+    assert sorted(int(m.rsplit("/", 1)[1]) for m in objects(ts, f"{node.base}/feed", TREE + "member")) == [6, 7, 8]
+    assert objects(ts, view, RDF_TYPE) == [TREE + "Node"]
+    assert objects(ts, view, S3 + "firstSequence")[0].startswith('"6"')
+    assert objects(ts, objects(ts, view, TREE + "relation")[0], TREE + "node") == [f"{node.base}/feed/2"]
+    assert objects(ts, f"{node.base}/feed/1", RDF_TYPE) == []  # not page 1: LDES clients never mistake it
+    assert r.headers["Cache-Control"] == "public, max-age=31536000, immutable"  # page 1 is full
+    assert node.get("/feed/1?from=6", headers={"Accept": "application/n-triples",
+                                               "If-None-Match": r.headers["ETag"]}).status_code == 304
+    newest = node.get("/feed/3?from=15", headers={"Accept": "application/n-triples"})
+    assert newest.headers["Cache-Control"] == "public, max-age=5" and not objects(
+        triples(newest), f"{node.base}/feed/3?from=15", TREE + "relation")
+
+
+@pytest.mark.parametrize("query,status", [("from=4", 400), ("from=9", 400), ("from=x", 400), ("from=16", 404)])
+def test_from_must_be_a_member_of_the_page(node, query, status):
+    n = 1 if query in ("from=4", "from=9", "from=x") else 3
+    assert node.get(f"/feed/{n}?{query}").status_code == status
+
+
 def test_dump_carries_its_feed_position(node):
     r = node.get("/dump")
     feed = triples(node.get("/feed", headers={"Accept": "application/n-triples"}))
@@ -113,13 +135,13 @@ def test_dump_carries_its_feed_position(node):
 def test_full_pages_never_change_and_deletions_are_tombstones(node):
     full = {n: node.get(f"/feed/{n}", headers={"Accept": "text/turtle"}) for n in range(3)}
     auth = {"Authorization": f"Bearer {node.token()}"}
-    assert requests.delete(f"{node.base}/api/v1/cluster/automotech", headers=auth, timeout=30).status_code == 204
+    assert requests.delete(f"{node.base}/api/v1/domain/eau", headers=auth, timeout=30).status_code == 204
     for n, before in full.items():
         after = node.get(f"/feed/{n}", headers={"Accept": "text/turtle"})
         assert after.content == before.content and after.headers["ETag"] == before.headers["ETag"]
     page3 = triples(node.get("/feed/3", headers={"Accept": "application/n-triples"}))
     tomb = f"{node.base}/feed/member/16"
-    assert objects(page3, tomb, DCT + "isVersionOf") == [f"{node.base}/id/cluster/automotech"]
+    assert objects(page3, tomb, DCT + "isVersionOf") == [f"{node.base}/id/domain/eau"]
     assert objects(page3, tomb, RDF_TYPE) == ["https://www.w3.org/ns/activitystreams#Delete"]
     assert {p for s, p, o in page3 if s == tomb} == {DCT + "isVersionOf", PROV + "generatedAtTime",
                                                      S3 + "sequence", RDF_TYPE}

@@ -98,7 +98,7 @@ def test_next_harvest_fetches_only_the_changes(federation):
     r = requests.patch(f"{api}/cluster/mipyrail", json={"label": {"fr": "Mipyrail (mobilité)"}}, timeout=30,
                        headers={**auth, "Content-Type": "application/merge-patch+json"})
     assert r.status_code == 200, r.text
-    assert requests.delete(f"{api}/cluster/automotech", headers=auth, timeout=30).status_code == 204
+    assert requests.delete(f"{api}/domain/eau", headers=auth, timeout=30).status_code == 204
     new = (f'<{node.base}/id/cluster/agri-sud-ouest> a <https://w3id.org/s3fed/vocab#Cluster> ; '
            f'<http://www.w3.org/2004/02/skos/core#prefLabel> "Agri Sud-Ouest Innovation"@fr ; '
            f'<https://w3id.org/s3fed/vocab#region> <{node.base}/id/region/FRJ> .')
@@ -118,7 +118,7 @@ def test_next_harvest_fetches_only_the_changes(federation):
         assert results[other]["bytes"] == 0 and results[other]["not_modified"] == 1
     g = peer_graph(hub, "FRJ")
     assert labels(g, f"{node.base}/id/cluster/mipyrail") == {'"Mipyrail (mobilité)"@fr'}
-    assert not [t for t in g if t[0] == f"<{node.base}/id/cluster/automotech>"]
+    assert not [t for t in g if t[0] == f"<{node.base}/id/domain/eau>"]
     assert labels(g, f"{node.base}/id/cluster/agri-sud-ouest") == {'"Agri Sud-Ouest Innovation"@fr'}
     print(f"\nfull harvest: {first['bytes']} B in {first['requests']} requests, {first['seconds']} s; "
           f"incremental: {r['bytes']} B in {r['requests']} requests, {r['seconds']} s")
@@ -195,7 +195,8 @@ def test_faulty_peers_fail_alone_and_keep_their_data(faulty):
     assert labels(peer_graph(hub, peers["foreign"].name), new) == {'"New cluster"@en'}
     flaky = peers["flaky"]
     assert second[flaky.name]["ok"] and second[flaky.name]["checkpoint"] == 5 and flaky.flaked
-    assert flaky.requests.count("/feed/1") == 3  # both runs, plus the one retry after the 503
+    pages = [r.split("?")[0] for r in flaky.requests]  # "/feed/1?from=4": the rest of page 1 after 4
+    assert pages.count("/feed/1") == 3  # both runs, plus the one retry after the 503
     i = states[peers["invalid"].name]
     assert i["last_error"] is None and i["checkpoint"] == 6
     assert [v["focus"] for v in i["dropped_invalid"]] == [f"{peers['invalid'].base}/id/cluster/no-region"]
@@ -205,3 +206,63 @@ def test_faulty_peers_fail_alone_and_keep_their_data(faulty):
 
     table = hub.cli("sync", "status")
     assert table.returncode == 0 and "redirect loop" in table.stdout and "1 foreign" in table.stdout
+
+
+# -- what an incremental harvest downloads, and how a first one is written ---------------------
+
+def actors(base: str, n: int) -> str:
+    """The sample plus ``n`` actors: more members than one feed page (250)."""
+    s3, skos = "https://w3id.org/s3fed/vocab#", "http://www.w3.org/2004/02/skos/core#"
+    return rebase(SAMPLE, {"FRJ": base}) + "".join(
+        f'<{base}/id/actor/a{i}> a <{s3}Actor> ; <{skos}prefLabel> "Actor {i}"@en ; '
+        f'<{s3}region> <{base}/id/region/FRJ> .\n' for i in range(n))
+
+
+def test_an_incremental_harvest_downloads_only_the_new_members(new_node):
+    """1 change after 300: the hub reads /feed and the members from its checkpoint on (the one it
+    has, to check, and the new one) — not the 52 members of the newest page."""
+    node, hub = new_node(), new_node("HUB", "Hub")
+    assert node.import_text(actors(node.base, 300)).returncode == 0  # members 1–315 on pages 0–1
+    node.start()
+    add_peers(hub, [("FRJ", node.base)])
+    hub.config.write_text(hub.config.read_text().replace("max_bytes = 100000", "max_bytes = 10000000"))
+    p, first = sync_run(hub)
+    assert p.returncode == 0 and first["FRJ"]["mode"] == "dump" and first["FRJ"]["checkpoint"] == 315, p.stderr
+    r = requests.patch(f"{node.base}/api/v1/actor/a7", json={"label": {"en": "Actor seven"}}, timeout=30,
+                       headers={"Authorization": f"Bearer {node.token()}",
+                                "Content-Type": "application/merge-patch+json"})
+    assert r.status_code == 200, r.text
+    p, second = sync_run(hub)
+    r = second["FRJ"]
+    assert r["mode"] == "feed" and r["members"] == 1 and r["checkpoint"] == 316 and r["requests"] == 2, r
+    assert "GET /feed/1?from=315 " in (node.dir / "serve.log").read_text()
+    page = len(node.get("/feed/1", headers={"Accept": "application/n-triples"}).content)  # 66 members
+    assert r["bytes"] < page / 5 and r["bytes"] < 0.05 * first["FRJ"]["bytes"], (r["bytes"], page, first["FRJ"])
+    assert labels(peer_graph(hub, "FRJ"), f"{node.base}/id/actor/a7") == {'"Actor seven"@en'}
+
+
+def first_harvest(tmp_path, n: int):
+    """An on-disk hub store after apply.commit of a first harvest of ``n`` actors (in process)."""
+    from node.store import Graphs, Store
+    from sync import apply, state
+    from sync.peers import Peer
+    peer, store, graphs = Peer("FRJ", "https://frj.example"), Store(tmp_path / "store"), Graphs("https://hub.example")
+    st = state.PeerState("FRJ", last_attempt="2026-01-01T00:00:00Z", last_error="an earlier failed attempt")
+    state.save(store, graphs, peer, st)  # what a failed attempt leaves: to be replaced, not duplicated
+    dump = list(ox.parse(actors(peer.url, n).encode(), format=ox.RdfFormat.TURTLE))
+    ch = apply.build(peer, dump, [])
+    st.checkpoint, st.last_error = 15 + n, None
+    how = apply.commit(store, graphs, peer, ch, state.state_write(graphs, peer, st))
+    return how, store, graphs, len(ch.triples())
+
+
+@pytest.mark.parametrize("n,how", [(10, "update"), (1000, "bulk")])
+def test_a_first_harvest_writes_data_and_state_together(tmp_path, n, how):
+    from sync import apply, state
+    written, store, graphs, triples = first_harvest(tmp_path, n)
+    assert written == how and (triples >= apply.BULK_MIN) == (how == "bulk")
+    assert store.count(graphs.peer("FRJ")) == triples
+    st = state.load(store, graphs, "FRJ")
+    assert st.checkpoint == 15 + n and st.last_error is None
+    node = state.node_iri(graphs, "FRJ")
+    assert len(list(store.query(f"SELECT ?o {{ GRAPH <{graphs.sync}> {{ <{node}> ?p ?o }} }}"))) == 7  # one state

@@ -20,7 +20,8 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
 MARK_START, MARK_END = "<!-- results: written by make bench -->", "<!-- end of results -->"
-MODULES = ["tests.benchmarks.bench_index", "tests.benchmarks.bench_validation"]
+MODULES = ["tests.benchmarks.bench_index", "tests.benchmarks.bench_validation", "tests.benchmarks.bench_harvest",
+           "tests.benchmarks.bench_sparql", "tests.benchmarks.bench_http"]
 
 
 def machine() -> str:
