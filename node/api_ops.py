@@ -15,12 +15,13 @@ from urllib.parse import urlencode
 
 import marshmallow as ma
 import pyoxigraph as ox
-from rdflib import RDF, BNode, Graph, URIRef
+from rdflib import RDF, Graph, URIRef
 
 import vocab
 from vocab.kinds import KINDS
 from vocab.namespaces import ORG, SKOS
 from vocab.profiles import PROFILES, to_graph, to_json
+from vocab.rdfterms import to_ox
 
 from . import graphs, settings, store
 from .changes import ChangeSet, commit
@@ -128,18 +129,6 @@ def slug_for(kind: str, data: dict) -> str:
     return slug
 
 
-def _to_ox(g: Graph) -> list[ox.Triple]:
-    def term(t):
-        if isinstance(t, URIRef):
-            return ox.NamedNode(str(t))
-        if isinstance(t, BNode):
-            return ox.BlankNode(str(t))
-        if t.language:
-            return ox.Literal(str(t), language=t.language)
-        return ox.Literal(str(t), datatype=ox.NamedNode(str(t.datatype))) if t.datatype else ox.Literal(str(t))
-    return [ox.Triple(term(s), term(p), term(o)) for s, p, o in g]
-
-
 def _shacl(g: Graph, kind: str, skip_fields=()) -> list[dict]:
     """SHACL violations of an entity graph, each with the JSON ``field`` its path maps to."""
     by_predicate = {str(f.predicate): f.name for f in PROFILES[kind]}
@@ -187,7 +176,7 @@ def save(kind: str, slug: str, data: dict, keep: Graph | None = None) -> dict:
     if keep is not None:
         profile = {f.predicate for f in PROFILES[kind]}
         g += ((s, p, o) for s, p, o in keep if p not in profile)
-    triples = _to_ox(g)
+    triples = to_ox(g)
     errors = [clean(e) for e in check_identity(triples, settings()["node"]["base_url"])] + _shacl(g, kind)
     if errors:
         raise Problem(422, "Unprocessable Content", f"{len(errors)} problem(s); nothing was changed.",

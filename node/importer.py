@@ -21,10 +21,10 @@ import re
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
-from rdflib import BNode, Graph, Literal, URIRef
 
 import vocab
 from vocab import KINDS, RDF
+from vocab.rdfterms import to_rdflib  # noqa: F401 — node.importer.to_rdflib, as callers know it
 
 from .changes import ChangeSet
 from .formats import RdfFormat, RdfSyntaxError, parse
@@ -86,22 +86,6 @@ class ImportRefused(Exception):
             path = e.get("path", "")
             lines.append("  " + " ".join(x for x in (where, focus, path and f"[{path}]", "—", e["message"]) if x))
         return "\n".join(lines)
-
-
-def to_rdflib(triples) -> Graph:
-    """An rdflib graph of pyoxigraph triples (for pyshacl, which reads rdflib graphs)."""
-    def term(t):
-        if isinstance(t, ox.NamedNode):
-            return URIRef(t.value)
-        if isinstance(t, ox.BlankNode):
-            return BNode(t.value)
-        if t.language:
-            return Literal(t.value, lang=t.language)
-        return Literal(t.value, datatype=URIRef(t.datatype.value))
-    g = Graph()
-    for t in triples:
-        g.add((term(t.subject), term(t.predicate), term(t.object)))
-    return g
 
 
 def check_identity(triples, base: str) -> list[dict]:

@@ -283,25 +283,13 @@ def harvest_all(store: Store, graphs: Graphs, cfg: dict, peers: list[Peer], prog
 
 
 def run_hooks(store: Store, graphs: Graphs, cfg: dict) -> None:
-    """Rebuild what depends on harvested data (the cooperation index), if that part exists.
-
-    Safe when ``sync.index`` is missing or fails: a harvest's result never depends on it."""
-    import importlib
-    import inspect
+    """Rebuild what depends on harvested data (the cooperation index). A failure is logged:
+    a harvest's result never depends on it."""
     import logging
+
+    from .index import build  # late: the index needs scipy, a harvest does not
     try:
-        index = importlib.import_module("sync.index")
-    except ModuleNotFoundError as e:
-        if e.name != "sync.index":
-            logging.getLogger(__name__).exception("sync.index could not be imported")
-        return
-    build = getattr(index, "build", None)
-    if build is None:
-        return
-    offered = {"store": store, "graphs": graphs, "config": cfg, "cfg": cfg}
-    try:
-        params = inspect.signature(build).parameters
-        build(**{k: v for k, v in offered.items() if k in params})
+        build(store, graphs, cfg)
     except Exception:
         logging.getLogger(__name__).exception("the cooperation index could not be rebuilt after a harvest")
 

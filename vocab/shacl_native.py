@@ -18,8 +18,9 @@ import re
 from collections.abc import Iterable
 
 import pyoxigraph as ox
-from rdflib import BNode, Graph, Literal, URIRef
+from rdflib import Graph, URIRef
 
+from .rdfterms import to_ox_term, to_rdflib_term
 from .report import Found, ValidationReport, Violation, curie, describe, english_class_labels
 from .shapes_sparql import TARGETS, Check, compile_shapes
 
@@ -116,7 +117,7 @@ def _load(store: ox.Store, data: Data) -> None:
     labels (``store.load`` would rename them, and results name blank nodes by label)."""
     if isinstance(data, Graph):
         try:
-            quads = [ox.Quad(_ox(s), _ox(p), _ox(o)) for s, p, o in data]
+            quads = [ox.Quad(to_ox_term(s), to_ox_term(p), to_ox_term(o)) for s, p, o in data]
         except ValueError as e:  # rdflib keeps what RDF forbids: language tag "I", lone surrogates
             raise Unrepresentable(str(e)) from e
         store.extend(quads)
@@ -156,7 +157,7 @@ def _vocabulary_typing() -> tuple[dict[ox.NamedNode, list[ox.Quad]], list[ox.Qua
         vocabulary = load_vocabulary()
         for s, o in vocabulary.subject_objects(URIRef(_TYPE.value)):
             if isinstance(s, URIRef):
-                types.setdefault(ox.NamedNode(str(s)), []).append(ox.Quad(ox.NamedNode(str(s)), _TYPE, _ox(o)))
+                types.setdefault(ox.NamedNode(str(s)), []).append(ox.Quad(ox.NamedNode(str(s)), _TYPE, to_ox_term(o)))
         axioms = [ox.Quad(ox.NamedNode(str(s)), _SUBCLASS, ox.NamedNode(str(o)))
                   for s, o in vocabulary.subject_objects(URIRef(_SUBCLASS.value))
                   if isinstance(s, URIRef) and isinstance(o, URIRef)]
@@ -209,23 +210,5 @@ def _text(term) -> str:
     return f"_:{term.value}" if isinstance(term, ox.BlankNode) else term.value
 
 
-def _ox(term):
-    if isinstance(term, URIRef):
-        return ox.NamedNode(str(term))
-    if isinstance(term, BNode):
-        return ox.BlankNode(str(term))
-    if term.language:
-        return ox.Literal(str(term), language=term.language)
-    return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype))) if term.datatype else ox.Literal(str(term))
-
-
 def _rdflib(term):
-    if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return BNode(term.value)
-    if term.language:
-        return Literal(term.value, lang=term.language)
-    if term.datatype.value == _STRING:
-        return Literal(term.value)  # as rdflib's parsers give a simple literal
-    return Literal(term.value, datatype=URIRef(term.datatype.value))
+    return to_rdflib_term(term, simple_strings=True)  # as rdflib's parsers give a simple literal

@@ -24,8 +24,9 @@ from collections.abc import Iterable
 from typing import Literal as Choice
 
 import pyoxigraph as ox
-from rdflib import BNode, Graph, Literal, URIRef
+from rdflib import Graph
 
+from . import rdfterms
 from .report import Found, ValidationReport, Violation, curie
 
 __all__ = ["ENGINES", "Found", "ValidationReport", "Violation", "curie", "validate"]
@@ -67,17 +68,4 @@ def to_rdflib(data) -> Graph:
         return data
     if isinstance(data, (bytes, bytearray, memoryview)):
         data = ox.parse(bytes(data), format=ox.RdfFormat.N_TRIPLES)
-    g = Graph()
-    for t in data:
-        g.add((_term(t.subject), _term(t.predicate), _term(t.object)))
-    return g
-
-
-def _term(t):
-    if isinstance(t, ox.NamedNode):
-        return URIRef(t.value)
-    if isinstance(t, ox.BlankNode):
-        return BNode(t.value)
-    if t.language:
-        return Literal(t.value, lang=t.language)
-    return Literal(t.value, datatype=URIRef(t.datatype.value))
+    return rdfterms.to_rdflib(data)
