@@ -11,7 +11,6 @@ fields, and ``ClusterPatchSchema`` (JSON merge patch, RFC 7396) where nothing is
 """
 from __future__ import annotations
 
-import math
 import re
 import sys
 from datetime import date
@@ -102,11 +101,15 @@ def _check_date_or_year(value: str) -> None:
 
 
 class NonNegativeDecimal(fields.Number):
-    """A JSON number ≥ 0, kept exact: loaded as a plain decimal string (never 1E+20)."""
+    """A JSON number ≥ 0, kept exact: loaded as a plain decimal string (never 1E+20). Within what
+    the store's SPARQL engine computes with as xsd:decimal (below 10^20, at most 18 digits after
+    the point): past that, FILTER and the shapes could not compare it."""
 
     num_type = float
-    default_error_messages: ClassVar[dict] = {"invalid": "Not a valid number.", "negative": "Must be 0 or more.",
-                                              "too_large": "Too large: numbers must fit a double (±1.8e308)."}
+    default_error_messages: ClassVar[dict] = {
+        "invalid": "Not a valid number.", "negative": "Must be 0 or more.",
+        "too_large": "Too large: decimals must be below 1e20.",
+        "too_precise": "Too precise: at most 18 digits after the decimal point."}
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):  # Decimal: from CSV
@@ -119,9 +122,12 @@ class NonNegativeDecimal(fields.Number):
             raise self.make_error("invalid")
         if d < 0:
             raise self.make_error("negative")
-        if not math.isfinite(float(d)):  # read back as a JSON number, it would be Infinity
+        if d >= 10**20:
             raise self.make_error("too_large")
-        return format(d, "f")
+        text = format(d, "f")
+        if len(text.partition(".")[2].rstrip("0")) > 18:
+            raise self.make_error("too_precise")
+        return text
 
 
 def _as_list(v):

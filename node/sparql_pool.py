@@ -223,7 +223,9 @@ class Pool:
                 worker = self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 raise Busy() from None
-            if worker.proc.poll() is None:
+            # an idle worker never writes: anything to read (EOF) means it died, even before its
+            # process is reaped
+            if worker.proc.poll() is None and not worker.conn.poll(0):
                 return worker
             self._lose(worker)  # died while idle (killed from outside): replace it, try another
 

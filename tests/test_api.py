@@ -350,3 +350,12 @@ def test_a_body_with_thousands_of_bad_keys_gets_a_short_problem(node):
     errors = r.json()["errors"]
     assert len(errors) == 1001 and errors[-1]["message"].startswith("… and 19")  # the rest are counted
     assert call(node, "GET", "/api/v1/cluster/many").status_code == 404
+
+
+def test_decimals_the_store_cannot_compare_are_refused_by_name(node):
+    fund = {"instrument": "https://w3id.org/s3fed/concept/funding-instrument/erdf"}
+    for amount, message in ((2.225073858507203e-309, "Too precise"), (1e21, "Too large")):
+        r = call(node, "POST", "/api/v1/funding", {**fund, "slug": "tiny", "amount": amount})
+        assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["amount"]
+        assert r.json()["errors"][0]["message"].startswith(message)
+    assert call(node, "POST", "/api/v1/funding", {**fund, "slug": "cents", "amount": 0.05}).status_code == 201

@@ -106,7 +106,8 @@ def value_for(kind: str, f):
         "langlist": st.dictionaries(LANG | st.just(""), sorted_unique(LABEL_TEXT), min_size=1, max_size=3),
         "link": LINK, "links": sorted_unique(LINK),
         "integer": st.integers(0, 10**15),
-        "decimal": st.one_of(st.integers(0, 10**12), st.floats(0, 1e15, allow_nan=False, allow_infinity=False),
+        "decimal": st.one_of(st.integers(0, 10**12),  # within the store's decimals: 18 places at most
+                             st.floats(0, 1e15, allow_nan=False, allow_infinity=False).map(lambda x: round(x, 6)),
                              st.decimals(0, 10**9, places=2, allow_nan=False).map(float)),
         "year": YEAR, "date": DATE, "dateOrYear": YEAR | DATE, "string": TEXT,
     }[f.shape]
