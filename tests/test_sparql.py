@@ -499,6 +499,7 @@ def _hub_like(store_dir, base: str, peers: int = 6) -> None:
     st.close()
 
 
+@pytest.mark.skipif(TEST_STORE == "oxigraph", reason="checkpoints are the embedded store's; the data goes in on disk")
 def test_a_hub_with_many_graphs_queries_their_union_and_still_hides_the_rest(tmp_path):
     """The many-graph fast path (a public checkpoint, see node/sparql_checkpoints.py) answers
     exactly what the graph list answers."""
