@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,6 +104,21 @@ def make_node(root: Path, region: str = "FRJ", name: str = "Occitanie") -> Node:
 
 def sample_text(node: Node) -> str:
     return rebase((DATA / "sample.ttl").read_text(encoding="utf-8"), {node.region: node.base})
+
+
+@contextmanager
+def writable_sample_node(root: Path, env: dict | None = None) -> Iterator[Node]:
+    """A running node with the sample data and a write token (``node.auth`` holds the header),
+    for a test module's writes; ``env`` overrides settings (``S3FED_LIMITS_…``)."""
+    n = make_node(root)
+    n.env = dict(env or {})
+    assert n.import_text(sample_text(n)).returncode == 0
+    n.auth = {"Authorization": f"Bearer {n.token()}"}
+    n.start()
+    try:
+        yield n
+    finally:
+        n.stop()
 
 
 @pytest.fixture

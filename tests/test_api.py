@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 import requests
-from conftest import DATA, make_node, sample_text
+from conftest import DATA, sample_text, writable_sample_node
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rdflib import Graph, URIRef
@@ -23,12 +23,8 @@ C = "https://w3id.org/s3fed/concept/"
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
     """A running node with the sample data and a write token, for this module's writes."""
-    n = make_node(tmp_path_factory.mktemp("api"))
-    assert n.import_text(sample_text(n)).returncode == 0
-    n.auth = {"Authorization": f"Bearer {n.token()}"}
-    n.start()
-    yield n
-    n.stop()
+    with writable_sample_node(tmp_path_factory.mktemp("api")) as n:
+        yield n
 
 
 def call(node, method, path, body=None, auth=True, **kw):

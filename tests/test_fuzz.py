@@ -25,7 +25,7 @@ from functools import cache
 
 import pytest
 import requests
-from conftest import make_node, sample_text
+from conftest import writable_sample_node
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rdflib import RDF, Graph, URIRef
@@ -45,13 +45,9 @@ def budget(n: int) -> settings:
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
-    n = make_node(tmp_path_factory.mktemp("fuzz"))
-    n.env = {"S3FED_LIMITS_SPARQL_TIMEOUT_S": "2"}  # generated queries can be heavy; none needs longer
-    assert n.import_text(sample_text(n)).returncode == 0
-    n.auth = {"Authorization": f"Bearer {n.token()}"}
-    n.start()
-    yield n
-    n.stop()
+    # generated queries can be heavy; none needs longer than 2 s
+    with writable_sample_node(tmp_path_factory.mktemp("fuzz"), {"S3FED_LIMITS_SPARQL_TIMEOUT_S": "2"}) as n:
+        yield n
 
 
 # -- strategies from the profiles ---------------------------------------------------------------

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import make_node, sample_text
+from conftest import make_node, writable_sample_node
 
 HOSTILE = Path(__file__).parent / "data" / "hostile"
 P = ("@prefix s3: <https://w3id.org/s3fed/vocab#> . @prefix skos: <http://www.w3.org/2004/02/skos/core#> . "
@@ -63,12 +63,8 @@ def evil():
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
-    n = make_node(tmp_path_factory.mktemp("hostile"))
-    assert n.import_text(sample_text(n)).returncode == 0
-    n.auth = {"Authorization": f"Bearer {n.token()}"}
-    n.start()
-    yield n
-    n.stop()
+    with writable_sample_node(tmp_path_factory.mktemp("hostile")) as n:
+        yield n
 
 
 @pytest.fixture(scope="module")
