@@ -27,6 +27,7 @@ import hashlib
 import os
 import tempfile
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -255,9 +256,12 @@ class RemoteStore:
             else:
                 self.update(f"INSERT DATA {{ GRAPH <{graph}> {{\n{nt.decode('utf-8')}\n}} }}")
 
-    def load_new_graph(self, graph: str, data: bytes, fmt: ox.RdfFormat) -> None:
-        """Fill a graph nobody reads yet (see :meth:`node.store.Store.load_new_graph`)."""
-        self.load(data, fmt, graph)
+    def load_new_graph(self, graph: str, chunks: Iterable[bytes], fmt: ox.RdfFormat, *,
+                       lenient: bool = False) -> None:
+        """Fill a graph nobody reads yet, a request per chunk (see
+        :meth:`node.store.Store.load_new_graph`)."""
+        for chunk in chunks:
+            self.load(chunk, fmt, graph)
 
     def drop_unread_graph(self, graph: str) -> None:
         """Drop a graph nobody reads (see :meth:`node.store.Store.drop_unread_graph`)."""

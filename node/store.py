@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,15 +142,38 @@ class Store:
         self.update(f"DROP SILENT GRAPH <{graph}> ;\nINSERT DATA {{ GRAPH <{graph}> {{\n"
                     + quads_nt.decode("utf-8") + "\n} }")
 
-    def load_new_graph(self, graph: str, data: bytes, fmt: ox.RdfFormat) -> None:
+    def load_new_graph(self, graph: str, chunks: Iterable[bytes], fmt: ox.RdfFormat, *,
+                       lenient: bool = False) -> None:
         """Fill a graph nobody reads yet with pyoxigraph's bulk loader (several times faster than
         a transaction, but not atomic: a crash leaves part of the graph). Callers publish the graph
-        afterwards with one small :meth:`update` and remove leftovers of interrupted loads."""
-        with self.write_lock:
+        afterwards with one small :meth:`update` and remove leftovers of interrupted loads. No
+        write lock: nobody else reads or writes that graph, so other writes go on meanwhile.
+
+        ``chunks`` may be a generator that computes the data: chunks are bulk-loaded by other
+        threads while the caller's thread makes the next one (the loader releases the GIL) —
+        one at a time while the caller works, two at once when it is done, so both cores load.
+        ``lenient``: only for data serialised from terms the store parsed (no IRI check)."""
+        permits = threading.Semaphore(1)
+
+        def load(chunk: bytes) -> None:
+            with permits:
+                try:
+                    self._store.bulk_load(chunk, format=fmt, to_graph=ox.NamedNode(graph), lenient=lenient)
+                finally:
+                    self._wrote()
+
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="bulk-load") as pool:
+            pending: list[Future] = []
             try:
-                self._store.bulk_load(data, format=fmt, to_graph=ox.NamedNode(graph))
+                for chunk in chunks:
+                    for done in [f for f in pending if f.done()]:
+                        done.result()  # a failed load stops the production
+                        pending.remove(done)
+                    pending.append(pool.submit(load, chunk))
             finally:
-                self._wrote()
+                permits.release()
+                for f in pending:
+                    f.result()
 
     def drop_unread_graph(self, graph: str) -> None:
         """Drop a graph no reader sees and no other writer touches (an unpublished index run)

@@ -8,7 +8,7 @@ where their clusters already work together (:mod:`sync.index_score`), keeps each
 best partners and explains them as ``s3:CooperationOpportunity`` (:mod:`sync.index_explain`).
 
 Publishing: each run's opportunities go into a graph of their own, ``{hub}/graph/index/{run id}``,
-filled by pyoxigraph's bulk loader; then one small update replaces the index graph
+filled by pyoxigraph's bulk loader chunk by chunk while the next chunk is explained; then one small update replaces the index graph
 ``{hub}/graph/index``, which describes the run (PROV-O) and names its graph. That switch is the
 only transaction, so readers see the old run or the new one, never a mix, and a crash while
 loading leaves an unpublished graph that the next build removes. Why not one ``INSERT DATA``:
@@ -28,6 +28,7 @@ import threading
 import time
 import uuid
 import zlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -44,6 +45,8 @@ from .index_score import evidence_matrix, expand, prune, top_pairs, weigh
 
 __all__ = ["DEFAULTS", "build", "compute", "params", "read", "source_graphs"]
 _removing = threading.Lock()  # one removal at a time
+_building = threading.Lock()  # one build at a time: the last to switch must be the newest
+CHUNK = 2000  # opportunities per bulk-loaded chunk
 
 DEFAULTS = {"top_k": 5, "min_score": 0.1, "decay": 0.7, "shrinkage": 0.25, "evidence_boost": 0.3,
             "generators": 8, "candidates_per_concept": 200, "rescore": 100, "block_rows": 512, "max_shared": 3,
@@ -77,16 +80,16 @@ def _no_gc():
             gc.enable()
 
 
-def compute(d: Data, p: dict, base: str, run: str, seconds: dict | None = None) -> tuple[list[str], dict]:
-    """The opportunities' N-Triples lines, and how many of each kind (``seconds``: time spent
-    finding them, "score", and explaining them, "explain")."""
-    seconds = {} if seconds is None else seconds
+def opportunities(d: Data, p: dict, base: str, run: str, found: dict, seconds: dict) -> Iterator[list[str]]:
+    """The opportunities' N-Triples lines, a list per ``CHUNK`` opportunities, so that the store
+    loads one while the next is explained; ``found`` counts them by kind, ``seconds`` adds the
+    time spent finding them ("score") and explaining them ("explain")."""
     seconds.update(score=0.0, explain=0.0)
     t0 = time.perf_counter()
     own, x = expand(d, p["decay"])
     family = np.array(d.family, dtype=np.int64)
     tiebreak = np.array([zlib.crc32(u.encode()) for u in d.uris], dtype=np.int64)
-    ex, lines, found = Explainer(d, own, p["max_shared"], p["max_matches"]), [], {}
+    ex = Explainer(d, own, p["max_shared"], p["max_matches"])
     clusters = np.flatnonzero(d.kind == 1)
     cl_local = np.full(len(d.uris), -1)
     cl_local[clusters] = np.arange(len(clusters))
@@ -101,16 +104,40 @@ def compute(d: Data, p: dict, base: str, run: str, seconds: dict | None = None) 
         ev = evidence_matrix(len(rows), [(e, cl_local[c]) for e, c in d.partners], len(d.evidence), via)
         u, _ = weigh(x[rows], family, p)
         a, b, score, sim = top_pairs(u, prune(u, p["candidates_per_concept"], tiebreak[rows]), d.region[rows], ev, p)
-        found[kind], t = len(a), time.perf_counter()
-        seconds["score"] += t - t0
-        contrib = u[a].multiply(u[b]).tocsr()
-        for n in range(len(a)):
-            i, j, sl = rows[a[n]], rows[b[n]], slice(contrib.indptr[n], contrib.indptr[n + 1])
-            opp = f"{base}/index/{opportunity_id(d.uris[i], d.uris[j])}"
-            lines += ex.lines(opp, run, kind, i, j, float(score[n]), float(sim[n]), contrib.indices[sl].tolist(),
-                              contrib.data[sl].tolist())
+        found[kind] = len(a)
+        seconds["score"] += time.perf_counter() - t0
+        for start in range(0, len(a), CHUNK):
+            t0, lines = time.perf_counter(), []
+            part = slice(start, min(start + CHUNK, len(a)))
+            i, j = rows[a[part]], rows[b[part]]
+            for n, contributions in enumerate(_contributions(u[a[part]], u[b[part]], own[i], own[j])):
+                opp = f"{base}/index/{opportunity_id(d.uris[i[n]], d.uris[j[n]])}"
+                lines += ex.lines(opp, run, kind, int(i[n]), int(j[n]), float(score[part][n]), float(sim[part][n]),
+                                  contributions)
+            seconds["explain"] += time.perf_counter() - t0
+            yield lines
         t0 = time.perf_counter()
-        seconds["explain"] += t0 - t
+
+
+def _contributions(ua: sp.csr_matrix, ub: sp.csr_matrix, own_a: sp.csr_matrix, own_b: sp.csr_matrix):
+    """Per pair, what each concept adds to its similarity, split into the concepts both carry
+    (concepts, weights) and the others (concepts, weights): the split is one sparse product."""
+    contrib = ua.multiply(ub).tocsr()
+    same = contrib.multiply(own_a.multiply(own_b)).tocsr()
+    other = (contrib - same).tocsr()
+    other.eliminate_zeros()
+    for m in (same, other):
+        m.sort_indices()
+    for n in range(contrib.shape[0]):
+        s, o = slice(same.indptr[n], same.indptr[n + 1]), slice(other.indptr[n], other.indptr[n + 1])
+        yield same.indices[s].tolist(), same.data[s].tolist(), other.indices[o].tolist(), other.data[o].tolist()
+
+
+def compute(d: Data, p: dict, base: str, run: str, seconds: dict | None = None) -> tuple[list[str], dict]:
+    """All the opportunities' N-Triples lines at once, and how many of each kind."""
+    found: dict[str, int] = {}
+    lines = [line for chunk in opportunities(d, p, base, run, found, {} if seconds is None else seconds)
+             for line in chunk]
     return lines, found
 
 
@@ -122,16 +149,25 @@ def build(store: Store, graphs: Graphs, config: dict | None = None, *, remove: s
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     run, run_graph = f"{graphs.base}/index/run/{run_id}", graphs.index_run(run_id)
     seconds: dict[str, float] = {}
-    with _no_gc():
+    found: dict[str, int] = {}
+    triples, explained = 0, 0.0
+
+    def chunks() -> Iterator[bytes]:
+        nonlocal triples, explained
+        for lines in opportunities(d, p, graphs.base, run, found, seconds):
+            triples += len(lines)
+            yield ("\n".join(lines) + "\n").encode("utf-8")
+        explained = time.perf_counter()
+
+    with _building, _no_gc():
         d = read(store, graphs)
         seconds["read"] = time.perf_counter() - t0
-        lines, found = compute(d, p, graphs.base, run, seconds)
+        store.load_new_graph(run_graph, chunks(), ox.RdfFormat.N_TRIPLES, lenient=True)
+        t = time.perf_counter()
+        seconds["load after explaining"] = t - explained
         used = source_graphs(store, graphs)
-        body = "\n".join(lines).encode("utf-8")
-        head = _run_lines(store, graphs, run, started, used, p, found, len(d.uris))
-    t = time.perf_counter()
-    publish(store, graphs, run_graph, body, head + [f"<{run_graph}> <{PROV.wasGeneratedBy}> <{run}> ."])
-    seconds["publish"] = time.perf_counter() - t
+        switch(store, graphs, run, run_graph, _run_lines(store, graphs, run, started, used, p, found, len(d.uris)))
+        seconds["switch"] = time.perf_counter() - t
     total = time.perf_counter() - t0
     old = old_runs(store, graphs)
     if remove == "later":
@@ -143,16 +179,15 @@ def build(store: Store, graphs: Graphs, config: dict | None = None, *, remove: s
     return {"run": run, "id": run_id, "started": started, "ended": _now(), "graph": run_graph,
             "items": {"domain": int((d.kind == 0).sum()), "cluster": int((d.kind == 1).sum())},
             "concepts": len(d.family), "evidence": len(d.evidence), "opportunities": found,
-            "triples": len(lines), "graphs": used, "removed": old,
+            "triples": triples, "graphs": used, "removed": old,
             "seconds": {**{k: round(v, 3) for k, v in seconds.items()}, "total": round(total, 3)}}
 
 
-def publish(store: Store, graphs: Graphs, run_graph: str, body: bytes, head: list[str]) -> None:
-    """Bulk-load the run's graph, then switch the index graph to it in one update."""
-    with store.write_lock:  # no other build may switch between our load and our switch
-        store.load_new_graph(run_graph, body, ox.RdfFormat.N_TRIPLES)
-        store.update(f"DROP SILENT GRAPH <{graphs.index}> ;\nINSERT DATA {{ GRAPH <{graphs.index}> {{\n"
-                     + "\n".join(head) + "\n} }")
+def switch(store: Store, graphs: Graphs, run: str, run_graph: str, head: list[str]) -> None:
+    """Publish a loaded run graph: replace the index graph, which describes the run and names
+    its graph, in one update."""
+    store.update(f"DROP SILENT GRAPH <{graphs.index}> ;\nINSERT DATA {{ GRAPH <{graphs.index}> {{\n"
+                 + "\n".join(head) + f"\n<{run_graph}> <{PROV.wasGeneratedBy}> <{run}> .\n}} }}")
 
 
 def old_runs(store: Store, graphs: Graphs) -> list[str]:

@@ -32,9 +32,10 @@ class Explainer:
 
     def __init__(self, d: Data, own: sp.csr_matrix, max_shared: int, max_matches: int):
         self.d, self.keys, self.max_shared, self.max_matches = d, list(d.col), max_shared, max_matches
+        # pieces of explanations; backslashes (JSON escapes in keywords) already doubled for N-Triples
         self.iri = [f'"{k}"' for k in self.keys]  # a concept IRI as a JSON string
-        self.head = [f'{{"keyword":{json.dumps(k[1:], ensure_ascii=False)},"match":"identical","weight":' if k[0] == '"'
-                     else f'{{"concept":"{k}","match":"identical","weight":' for k in self.keys]
+        self.head = [(f'{{"keyword":{json.dumps(k[1:], ensure_ascii=False)}' if k[0] == '"' else f'{{"concept":"{k}"')
+                     .replace("\\", "\\\\") + ',"match":"identical","weight":' for k in self.keys]
         self.anc = [frozenset(self._ancestors(c)) for c in range(len(d.family))]  # proper ancestors
         below: list[set[int]] = [set() for _ in self.keys]
         for c, ancestors in enumerate(self.anc):
@@ -62,31 +63,29 @@ class Explainer:
         parents = self.d.parents.get(c, ())
         return 0 if not parents or guard == 0 else 1 + max(self._depth(q, guard - 1) for q in parents)
 
-    def matches(self, i: int, j: int, cols: list[int], contrib: list[float]) -> list[list]:
-        """``[weight, concept, identical, concepts of i under it, concepts of j under it]``, heaviest first."""
-        oi, oj, anc, depth = self.own[i], self.own[j], self.anc, self.depth
-        found, rest = {}, []
-        for c, w in zip(cols, contrib, strict=True):
-            if c in oi and c in oj:
-                found[c] = [w, c, True, None, None]
-            else:
-                rest.append((depth[c], c, w))
-        for _, c, w in sorted(rest, reverse=True):  # deepest first
-            under = self.below[c].intersection(found)
-            if under:
-                max(found[q] for q in under)[0] += w
-            else:
-                found[c] = [w, c, False, [o for o in oi if c in anc[o]], [o for o in oj if c in anc[o]]]
+    def matches(self, i: int, j: int, same: list[int], same_w: list[float], other: list[int],
+                other_w: list[float]) -> list[list]:
+        """``[weight, concept, identical, concepts of i under it, concepts of j under it]``, heaviest
+        first, from the contributions of concepts both carry (``same``) and of the others."""
+        found = {c: [w, c, True, None, None] for c, w in zip(same, same_w, strict=True)}
+        if other:
+            oi, oj, anc, depth, below = self.own[i], self.own[j], self.anc, self.depth, self.below
+            for _, c, w in sorted(zip([depth[c] for c in other], other, other_w, strict=True), reverse=True):
+                under = below[c].intersection(found)  # deepest first: they may take the weight of broader ones
+                if under:
+                    max(found[q] for q in under)[0] += w
+                else:
+                    found[c] = [w, c, False, [o for o in oi if c in anc[o]], [o for o in oj if c in anc[o]]]
         return sorted((m for m in found.values() if m[0] >= 5e-4), reverse=True)
 
     def lines(self, opp: str, run: str, kind: str, i: int, j: int, score: float, sim: float,
-              cols: list[int], contrib: list[float]) -> list[str]:
+              contributions: tuple[list, list, list, list]) -> list[str]:
         """The opportunity's triples; its explanation as one rdf:JSON literal (written by hand:
-        IRIs need no JSON escaping, keywords get json.dumps)."""
+        IRIs need no JSON escaping, keywords got json.dumps; then escaped as an N-Triples literal)."""
         d, keys, iri, head = self.d, self.keys, self.iri, self.head
         a, b = d.uris[i], d.uris[j]
         parts, shared = [], []
-        found = self.matches(i, j, cols, contrib)
+        found = self.matches(i, j, *contributions)
         for w, c, same, under_a, under_b in found[:self.max_matches]:
             if same:
                 parts.append(f"{head[c]}{w:.4f}}}")
@@ -99,8 +98,7 @@ class Explainer:
                          f'"a":[{",".join(iri[o] for o in under_a)}],"b":[{",".join(iri[o] for o in under_b)}]}}')
         rest = sum(m[0] for m in found[self.max_matches:])  # the lightest matches, summed: weights still add up
         why = (f'{{"kind":"{kind}","between":["{a}","{b}"],"regions":["{d.region_uri[i]}","{d.region_uri[j]}"],'
-               f'"similarity":{sim:.4f},"matches":[{",".join(parts)}],"others":{rest:.4f}}}')
-        why = why.replace("\\", "\\\\").replace('"', '\\"')  # as an N-Triples literal
+               f'"similarity":{sim:.4f},"matches":[{",".join(parts)}],"others":{rest:.4f}}}').replace('"', '\\"')
         evidence = sorted(self.ev.get(i, set()) & self.ev.get(j, set()))
         return [f"<{opp}> {_TYPE} {_OPP} .", f"<{opp}> {_BETWEEN} <{a}> .", f"<{opp}> {_BETWEEN} <{b}> .",
                 f'<{opp}> {_SCORE} "{min(max(score, 0.0), 1.0):.4f}"^^{_DECIMAL} .', f"<{opp}> {_GENERATED} <{run}> .",

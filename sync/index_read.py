@@ -79,7 +79,7 @@ def read(store: Store, graphs: Graphs) -> Data:
             d.kind.append(kind)
             d.region.append(regions.setdefault(nuts.get(reg, reg), len(regions)))
             d.region_uri.append(reg)
-            d.own.append(sorted({d.column(k, f) for f, k in concepts.get(uri, ())}))
+            d.own.append(sorted({d.column(k, f) for f, k in sorted(concepts.get(uri, ()))}))  # columns in a set order
     d.kind, d.region = np.array(d.kind, dtype=np.int8), np.array(d.region, dtype=np.int64)
     for p, flip in ((SKOS.broader, False), (SKOS.narrower, True)):
         for c, b in rel[str(p)]:

@@ -110,17 +110,18 @@ def top_pairs(u, w, region, ev, p) -> tuple[np.ndarray, ...]:
         part = (g[rows] @ wt).tocsr()  # candidates, with partial scores to pick the ones to rescore
         r = np.repeat(rows, np.diff(part.indptr))
         pos = ragged_top(part.indptr, np.where(region[r] != region[part.indices], part.data, -np.inf), p["rescore"])
-        e = ev[rows].tocoo()
-        i = np.concatenate([r[pos], rows[e.row]])
-        j = np.concatenate([part.indices[pos], e.col])
-        i, j = np.divmod(np.unique(i * n + j), n)
+        e = ev[rows].tocoo()  # pairs with evidence are rescored too, unless they are candidates already
+        chosen = sp.csr_matrix((np.ones(len(pos)), (r[pos] - start, part.indices[pos])), shape=(len(rows), n))
+        extra = np.asarray(chosen[e.row, e.col]).ravel() == 0
+        i = np.concatenate([r[pos], rows[e.row[extra]]])
+        j = np.concatenate([part.indices[pos], e.col[extra]])
         i, j = i[region[i] != region[j]], j[region[i] != region[j]]
         if len(i) == 0:
             continue
         sim = np.asarray(u[i].multiply(u[j]).sum(axis=1)).ravel()  # exact, for the few kept
         links = np.asarray(ev[i, j]).ravel()
         score = np.where(links > 0, sim + (1 - sim) * (1 - (1 - beta) ** links), sim)
-        order = np.lexsort((-score, i))
+        order = np.lexsort((j, -score, i))  # ties: the lower index, whatever order candidates came in
         starts = np.searchsorted(i[order], i[order], side="left")
         keep = order[(np.arange(len(order)) - starts < p["top_k"]) & (score[order] >= p["min_score"])]
         out.append((i[keep], j[keep], score[keep], sim[keep]))

@@ -5,6 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pyoxigraph as ox
@@ -20,6 +24,7 @@ from sync import index
 from sync.demo import DEMO_DIR, rebase
 
 HUB = "http://hub.test"
+ROOT = Path(__file__).resolve().parent.parent
 NACE, C = "http://data.europa.eu/ux2/nace2/", "https://w3id.org/s3fed/concept/"
 PREFIXES = """@prefix s3: <https://w3id.org/s3fed/vocab#> . @prefix skos: <http://www.w3.org/2004/02/skos/core#> .
 @prefix dcat: <http://www.w3.org/ns/dcat#> .\n"""
@@ -209,7 +214,7 @@ def test_an_interrupted_load_is_never_read_and_is_removed_by_the_next_build(tmp_
     first = index.build(st, gs, {})
     before = opportunities(st, gs)
     half = gs.index_run("20991231T000000Z-crash")  # what a crash in the middle of a bulk load leaves
-    st.load_new_graph(half, f"<{HUB}/index/x> <{vocab.S3.score}> \"0.9\" .".encode(), ox.RdfFormat.N_TRIPLES)
+    st.load_new_graph(half, [f"<{HUB}/index/x> <{vocab.S3.score}> \"0.9\" .".encode()], ox.RdfFormat.N_TRIPLES)
     assert half not in readable_graphs(st, gs) and opportunities(st, gs) == before
     second = index.build(st, gs, {})
     assert half in second["removed"] and first["graph"] in second["removed"]
@@ -279,3 +284,14 @@ def test_index_over_http_on_a_hub(new_node):
     rebuilt = requests.post(hub.base + "/index/run", headers={"Authorization": f"Bearer {token}"}, timeout=60)
     assert rebuilt.status_code == 200 and rebuilt.json()["run"] != body["run"]["run"]
     assert hub.get("/index", params={"format": "json"}).json()["run"]["run"] == rebuilt.json()["run"]
+
+
+def test_the_index_is_the_same_whatever_the_hash_seed():
+    """Reproducible studies: two processes (their string hashes differ) index the same data into
+    the same triples, in the same order — ties between equal weights and scores included."""
+    script = ("import hashlib, sys; from tests.benchmarks.bench_index import federation; from sync import index; "
+              "st, gs = federation(30); lines, _ = index.compute(index.read(st, gs), index.params({}), gs.base, 'r'); "
+              "print(len(lines), hashlib.sha256('\\n'.join(lines).encode()).hexdigest())")
+    runs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
+    assert len(runs) == 1 and int(runs.pop().split()[0]) > 10_000
