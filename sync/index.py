@@ -8,8 +8,9 @@ where their clusters already work together (:mod:`sync.index_score`), keeps each
 best partners and explains them as ``s3:CooperationOpportunity`` (:mod:`sync.index_explain`).
 
 Publishing: each run's opportunities go into a graph of their own, ``{hub}/graph/index/{run id}``,
-filled by pyoxigraph's bulk loader chunk by chunk while the next chunk is explained; then one small update replaces the index graph
-``{hub}/graph/index``, which describes the run (PROV-O) and names its graph. That switch is the
+filled by pyoxigraph's bulk loader chunk by chunk while the next chunk is explained; then one
+small update replaces the index graph ``{hub}/graph/index``, which describes the run (PROV-O)
+and names its graph. That switch is the
 only transaction, so readers see the old run or the new one, never a mix, and a crash while
 loading leaves an unpublished graph that the next build removes. Why not one ``INSERT DATA``:
 on disk, a transaction of a quarter million triples costs 4-5× the bulk load (measured in
@@ -46,7 +47,7 @@ from .index_score import evidence_matrix, expand, prune, top_pairs, weigh
 __all__ = ["DEFAULTS", "build", "compute", "params", "read", "source_graphs"]
 _removing = threading.Lock()  # one removal at a time
 _building = threading.Lock()  # one build at a time: the last to switch must be the newest
-CHUNK = 2000  # opportunities per bulk-loaded chunk
+CHUNK = 5000  # opportunities per bulk-loaded chunk (smaller: more table files for the engine to compact)
 
 DEFAULTS = {"top_k": 5, "min_score": 0.1, "decay": 0.7, "shrinkage": 0.25, "evidence_boost": 0.3,
             "generators": 8, "candidates_per_concept": 200, "rescore": 100, "block_rows": 512, "max_shared": 3,
@@ -80,8 +81,9 @@ def _no_gc():
             gc.enable()
 
 
-def opportunities(d: Data, p: dict, base: str, run: str, found: dict, seconds: dict) -> Iterator[list[str]]:
-    """The opportunities' N-Triples lines, a list per ``CHUNK`` opportunities, so that the store
+def opportunities(d: Data, p: dict, base: str, run: str, found: dict,
+                  seconds: dict) -> Iterator[tuple[str, int]]:
+    """The opportunities in Turtle, and their number of triples, per ``CHUNK`` opportunities, so that the store
     loads one while the next is explained; ``found`` counts them by kind, ``seconds`` adds the
     time spent finding them ("score") and explaining them ("explain")."""
     seconds.update(score=0.0, explain=0.0)
@@ -107,38 +109,36 @@ def opportunities(d: Data, p: dict, base: str, run: str, found: dict, seconds: d
         found[kind] = len(a)
         seconds["score"] += time.perf_counter() - t0
         for start in range(0, len(a), CHUNK):
-            t0, lines = time.perf_counter(), []
+            t0, statements, triples = time.perf_counter(), [], 0
             part = slice(start, min(start + CHUNK, len(a)))
             i, j = rows[a[part]], rows[b[part]]
-            for n, contributions in enumerate(_contributions(u[a[part]], u[b[part]], own[i], own[j])):
+            for n, matches in enumerate(ex.matches(i, j, *_contributions(u[a[part]], u[b[part]], own[i], own[j]))):
                 opp = f"{base}/index/{opportunity_id(d.uris[i[n]], d.uris[j[n]])}"
-                lines += ex.lines(opp, run, kind, int(i[n]), int(j[n]), float(score[part][n]), float(sim[part][n]),
-                                  contributions)
+                text, count = ex.statement(opp, run, kind, int(i[n]), int(j[n]), float(score[part][n]),
+                                           float(sim[part][n]), matches)
+                statements.append(text)
+                triples += count
             seconds["explain"] += time.perf_counter() - t0
-            yield lines
+            yield "\n".join(statements) + "\n", triples
         t0 = time.perf_counter()
 
 
-def _contributions(ua: sp.csr_matrix, ub: sp.csr_matrix, own_a: sp.csr_matrix, own_b: sp.csr_matrix):
-    """Per pair, what each concept adds to its similarity, split into the concepts both carry
-    (concepts, weights) and the others (concepts, weights): the split is one sparse product."""
+def _contributions(ua: sp.csr_matrix, ub: sp.csr_matrix, own_a: sp.csr_matrix,
+                   own_b: sp.csr_matrix) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Pairs × concepts: what each concept adds to a pair's similarity, split into the concepts
+    both carry and the others — one sparse product."""
     contrib = ua.multiply(ub).tocsr()
     same = contrib.multiply(own_a.multiply(own_b)).tocsr()
     other = (contrib - same).tocsr()
     other.eliminate_zeros()
-    for m in (same, other):
-        m.sort_indices()
-    for n in range(contrib.shape[0]):
-        s, o = slice(same.indptr[n], same.indptr[n + 1]), slice(other.indptr[n], other.indptr[n + 1])
-        yield same.indices[s].tolist(), same.data[s].tolist(), other.indices[o].tolist(), other.data[o].tolist()
+    return same, other
 
 
-def compute(d: Data, p: dict, base: str, run: str, seconds: dict | None = None) -> tuple[list[str], dict]:
-    """All the opportunities' N-Triples lines at once, and how many of each kind."""
+def compute(d: Data, p: dict, base: str, run: str, seconds: dict | None = None) -> tuple[str, dict, int]:
+    """All the opportunities at once: Turtle, how many of each kind, how many triples."""
     found: dict[str, int] = {}
-    lines = [line for chunk in opportunities(d, p, base, run, found, {} if seconds is None else seconds)
-             for line in chunk]
-    return lines, found
+    chunks = list(opportunities(d, p, base, run, found, {} if seconds is None else seconds))
+    return "".join(text for text, _ in chunks), found, sum(n for _, n in chunks)
 
 
 def build(store: Store, graphs: Graphs, config: dict | None = None, *, remove: str = "now") -> dict:
@@ -154,15 +154,15 @@ def build(store: Store, graphs: Graphs, config: dict | None = None, *, remove: s
 
     def chunks() -> Iterator[bytes]:
         nonlocal triples, explained
-        for lines in opportunities(d, p, graphs.base, run, found, seconds):
-            triples += len(lines)
-            yield ("\n".join(lines) + "\n").encode("utf-8")
+        for text, count in opportunities(d, p, graphs.base, run, found, seconds):
+            triples += count
+            yield text.encode("utf-8")
         explained = time.perf_counter()
 
     with _building, _no_gc():
         d = read(store, graphs)
         seconds["read"] = time.perf_counter() - t0
-        store.load_new_graph(run_graph, chunks(), ox.RdfFormat.N_TRIPLES, lenient=True)
+        store.load_new_graph(run_graph, chunks(), ox.RdfFormat.TURTLE, lenient=True)
         t = time.perf_counter()
         seconds["load after explaining"] = t - explained
         used = source_graphs(store, graphs)

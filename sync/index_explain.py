@@ -8,9 +8,10 @@ import hashlib
 import json
 from collections import defaultdict
 
+import numpy as np
 import scipy.sparse as sp
 
-from vocab import PROV, RDF, S3, XSD
+from vocab import PROV, S3, XSD
 
 from .index_read import Data
 
@@ -28,7 +29,7 @@ class Explainer:
     sides (naming the common ancestor and what it relates); plus the evidence linking them.
 
     A shared concept that some more specific shared concept lies below (nace2/30 when both carry
-    nace2/303) is not a match of its own: its weight goes to the most specific one's match."""
+    nace2/303) is not a match of its own: its weight goes to the heaviest shared concept below it."""
 
     def __init__(self, d: Data, own: sp.csr_matrix, max_shared: int, max_matches: int):
         self.d, self.keys, self.max_shared, self.max_matches = d, list(d.col), max_shared, max_matches
@@ -42,6 +43,9 @@ class Explainer:
             for q in ancestors:
                 below[q].add(c)
         self.below = [frozenset(x) for x in below]
+        pairs = [(c, q) for c, ancestors in enumerate(self.anc) for q in ancestors]
+        self.anc_matrix = sp.csr_matrix((np.ones(len(pairs)), ([c for c, _ in pairs], [q for _, q in pairs])),
+                                        shape=(len(self.keys), len(self.keys)))
         self.depth = [self._depth(c) for c in range(len(d.family))]
         self.own = [frozenset(own.indices[own.indptr[i]:own.indptr[i + 1]].tolist()) for i in range(own.shape[0])]
         self.ev: dict[int, set[int]] = defaultdict(set)
@@ -63,35 +67,70 @@ class Explainer:
         parents = self.d.parents.get(c, ())
         return 0 if not parents or guard == 0 else 1 + max(self._depth(q, guard - 1) for q in parents)
 
-    def matches(self, i: int, j: int, same: list[int], same_w: list[float], other: list[int],
-                other_w: list[float]) -> list[list]:
-        """``[weight, concept, identical, concepts of i under it, concepts of j under it]``, heaviest
-        first, from the contributions of concepts both carry (``same``) and of the others."""
-        found = {c: [w, c, True, None, None] for c, w in zip(same, same_w, strict=True)}
-        if other:
-            oi, oj, anc, depth, below = self.own[i], self.own[j], self.anc, self.depth, self.below
-            for _, c, w in sorted(zip([depth[c] for c in other], other, other_w, strict=True), reverse=True):
-                under = below[c].intersection(found)  # deepest first: they may take the weight of broader ones
-                if under:
-                    max(found[q] for q in under)[0] += w
-                else:
-                    found[c] = [w, c, False, [o for o in oi if c in anc[o]], [o for o in oj if c in anc[o]]]
-        return sorted((m for m in found.values() if m[0] >= 5e-4), reverse=True)
+    def matches(self, i: np.ndarray, j: np.ndarray, same: sp.csr_matrix, other: sp.csr_matrix) -> list[list[tuple]]:
+        """Per pair ``i[n]``–``j[n]``, its matches, heaviest first: ``(weight, concept)`` for a
+        concept both carry, ``(weight, ancestor, concepts of i under it, concepts of j under it)``
+        for a broader one. ``same`` and ``other`` (pairs × concepts) split each pair's
+        contributions into the concepts both carry and the others.
 
-    def lines(self, opp: str, run: str, kind: str, i: int, j: int, score: float, sim: float,
-              contributions: tuple[list, list, list, list]) -> list[str]:
-        """The opportunity's triples; its explanation as one rdf:JSON literal (written by hand:
-        IRIs need no JSON escaping, keywords got json.dumps; then escaped as an N-Triples literal)."""
+        Vectorised: the weight of an ancestor of shared concepts goes to the heaviest of them
+        (one sort of (pair, ancestor) keys); only the contributions no shared concept lies below
+        — broader matches, rare — take a loop of their own."""
+        s, o, n_cols = same.tocoo(), other.tocoo(), len(self.keys)
+        below = self.anc_matrix[s.col]  # each shared contribution's proper ancestors, as rows
+        k = np.repeat(np.arange(s.nnz), np.diff(below.indptr))
+        key = s.row[k].astype(np.int64) * n_cols + below.indices
+        order = np.lexsort((s.col[k], s.data[k], key))  # per key, the heaviest last (ties: the larger column)
+        key, k = key[order], k[order]
+        last = np.append(key[1:] != key[:-1], True)
+        key, k = key[last], k[last]
+        okey = o.row.astype(np.int64) * n_cols + o.col
+        at = np.minimum(np.searchsorted(key, okey), max(len(key) - 1, 0))
+        hit = (at < len(key)) & (key[at] == okey) if len(key) else np.zeros(len(okey), dtype=bool)
+        weight = s.data + np.bincount(k[at[hit]], weights=o.data[hit], minlength=s.nnz)
+        keep = weight >= 5e-4
+        rows, cols, weight = s.row[keep], s.col[keep], weight[keep]
+        order = np.lexsort((-cols, -weight, rows))
+        ptr = np.searchsorted(rows[order], np.arange(len(i) + 1))
+        pairs = list(zip(weight[order].tolist(), cols[order].tolist(), strict=True))
+        out = [pairs[ptr[n]:ptr[n + 1]] for n in range(len(i))]
+        rows_rest, cols_rest, weights_rest = o.row[~hit], o.col[~hit], o.data[~hit]  # rows sorted (from CSR)
+        starts = np.flatnonzero(np.diff(rows_rest, prepend=-1))
+        ends = np.append(starts[1:], len(rows_rest))[:len(starts)]
+        for at, end in zip(starts.tolist(), ends.tolist(), strict=True):
+            n = int(rows_rest[at])
+            out[n] = self._with_broader(int(i[n]), int(j[n]), out[n], cols_rest[at:end].tolist(),
+                                        weights_rest[at:end].tolist())
+        return out
+
+    def _with_broader(self, i: int, j: int, found: list[tuple], cols: list[int], weights: list[float]) -> list[tuple]:
+        """Add broader matches: deepest first, a contribution becomes a match of its own, or goes
+        to the heaviest broader match below it (division 30 relating 30.1 and 30.3, then section C)."""
+        oi, oj, anc, depth, below = self.own[i], self.own[j], self.anc, self.depth, self.below
+        broader: dict[int, list] = {}
+        for _, c, w in sorted(zip([depth[c] for c in cols], cols, weights, strict=True), reverse=True):
+            under = below[c].intersection(broader)
+            if under:
+                max(broader[q] for q in under)[0] += w
+            else:
+                broader[c] = [w, c, [q for q in oi if c in anc[q]], [q for q in oj if c in anc[q]]]
+        return sorted(found + [tuple(m) for m in broader.values() if m[0] >= 5e-4], reverse=True)
+
+    def statement(self, opp: str, run: str, kind: str, i: int, j: int, score: float, sim: float,
+                  found: list[tuple]) -> tuple[str, int]:
+        """The opportunity as one Turtle statement, and how many triples it has. Its explanation
+        is one rdf:JSON literal (written by hand: IRIs need no JSON escaping, keywords got
+        json.dumps; then escaped as a Turtle string)."""
         d, keys, iri, head = self.d, self.keys, self.iri, self.head
         a, b = d.uris[i], d.uris[j]
         parts, shared = [], []
-        found = self.matches(i, j, *contributions)
-        for w, c, same, under_a, under_b in found[:self.max_matches]:
-            if same:
-                parts.append(f"{head[c]}{w:.4f}}}")
-                if keys[c][0] != '"' and len(shared) < self.max_shared:
-                    shared.append(keys[c])
+        for m in found[:self.max_matches]:
+            if len(m) == 2:  # identical
+                parts.append(f"{head[m[1]]}{m[0]:.4f}}}")
+                if keys[m[1]][0] != '"' and len(shared) < self.max_shared:
+                    shared.append(keys[m[1]])
                 continue
+            w, c, under_a, under_b = m
             if len(shared) < self.max_shared:
                 shared.append(keys[c])
             parts.append(f'{{"concept":"{keys[c]}","match":"broader","weight":{w:.4f},'
@@ -99,15 +138,16 @@ class Explainer:
         rest = sum(m[0] for m in found[self.max_matches:])  # the lightest matches, summed: weights still add up
         why = (f'{{"kind":"{kind}","between":["{a}","{b}"],"regions":["{d.region_uri[i]}","{d.region_uri[j]}"],'
                f'"similarity":{sim:.4f},"matches":[{",".join(parts)}],"others":{rest:.4f}}}').replace('"', '\\"')
-        evidence = sorted(self.ev.get(i, set()) & self.ev.get(j, set()))
-        return [f"<{opp}> {_TYPE} {_OPP} .", f"<{opp}> {_BETWEEN} <{a}> .", f"<{opp}> {_BETWEEN} <{b}> .",
-                f'<{opp}> {_SCORE} "{min(max(score, 0.0), 1.0):.4f}"^^{_DECIMAL} .', f"<{opp}> {_GENERATED} <{run}> .",
-                f'<{opp}> {_EXPLANATION} "{why}"^^{_JSON} .', *(f"<{opp}> {_SHARED} <{c}> ." for c in shared),
-                *(f"<{opp}> {_EVIDENCE} <{d.evidence[e]}> ." for e in evidence)]
+        evidence = [d.evidence[e] for e in sorted(self.ev.get(i, set()) & self.ev.get(j, set()))]
+        more = (f" ; {_SHARED} <{'>, <'.join(shared)}>" if shared else "") + (
+            f" ; {_EVIDENCE} <{'>, <'.join(evidence)}>" if evidence else "")
+        score = min(max(score, 0.0), 1.0)
+        return (f'<{opp}> a {_OPP} ; {_BETWEEN} <{a}>, <{b}> ; {_SCORE} "{score:.4f}"^^{_DECIMAL} ; '
+                f'{_GENERATED} <{run}> ; {_EXPLANATION} "{why}"^^{_JSON}{more} .', 6 + len(shared) + len(evidence))
 
 
-_TYPE, _OPP, _BETWEEN, _SCORE, _DECIMAL, _GENERATED, _EXPLANATION, _SHARED, _EVIDENCE, _JSON = (
-    f"<{t}>" for t in (RDF.type, S3.CooperationOpportunity, S3.between, S3.score, XSD.decimal, PROV.wasGeneratedBy,
+_OPP, _BETWEEN, _SCORE, _DECIMAL, _GENERATED, _EXPLANATION, _SHARED, _EVIDENCE, _JSON = (
+    f"<{t}>" for t in (S3.CooperationOpportunity, S3.between, S3.score, XSD.decimal, PROV.wasGeneratedBy,
                        S3.explanation, S3.sharedConcept, S3.evidence, RDF_JSON))
 
 

@@ -7,6 +7,8 @@ Python puts the rows together (a dictionary pass over the rows, not over pairs).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyoxigraph as ox
@@ -52,21 +54,35 @@ class Data:
         return self.col[key]
 
 
+def _rows(store: Store, graphs: list[str]) -> Iterator[str]:
+    """READ's rows as TSV lines, the graphs queried in two halves at once: the engine serialises
+    natively (≈ 2× faster than a Python term object per cell) and releases the GIL meanwhile."""
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="index-read") as pool:
+        halves = pool.map(lambda half: store.query(READ, default_graph=half).serialize(
+            format=ox.QueryResultsFormat.TSV).decode("utf-8"), (graphs[0::2], graphs[1::2]))
+        for tsv in halves:
+            yield from filter(None, tsv.split("\n")[1:])
+
+
 def read(store: Store, graphs: Graphs) -> Data:
     """One query without joins (a join across hundreds of graphs costs a lookup per graph);
     Python puts the rows together."""
-    fam = {str(f): n for n, f in enumerate(FAMILIES)}
+    fam = {f"<{f}>": n for n, f in enumerate(FAMILIES)}
     types, concepts, rel = {}, defaultdict(set), defaultdict(list)
-    for r in store.query(READ, default_graph=source_graphs(store, graphs) + [graphs.vocab]):
-        s, p, o = r[0].value, r[1].value, r[2]
+    for row in _rows(store, source_graphs(store, graphs) + [graphs.vocab]):
+        s, p, o = row.split("\t")
+        if o[0] == "_" or s[0] == "_":
+            continue  # blank nodes: nothing to compare or link
+        s, literal = s[1:-1], o[0] == '"'
+        o = _lexical(o) if literal else o[1:-1]
         f = fam.get(p)
         if f is not None:
-            if isinstance(o, ox.Literal) == (f == 4):  # keywords are texts, concepts IRIs
-                concepts[s].add((f, '"' + " ".join(o.value.lower().split()) if f == 4 else o.value))
-        elif p == str(RDF.type):
-            types.setdefault(s, o.value)
-        elif isinstance(o, ox.NamedNode) or p == str(S3.nutsCode):
-            rel[p].append((s, o.value))
+            if literal == (f == 4):  # keywords are texts, concepts IRIs
+                concepts[s].add((f, '"' + " ".join(o.lower().split()) if f == 4 else o))
+        elif p == _TYPE:
+            types.setdefault(s, o)
+        elif not literal or p == _NUTS:
+            rel[p[1:-1]].append((s, o))
     d = Data()
     strategy, region = dict(sorted(rel[str(S3.strategy)])), dict(sorted(rel[str(S3.region)]))
     nuts, regions = {s: o.strip().upper() for s, o in rel[str(S3.nutsCode)]}, {}
@@ -97,6 +113,17 @@ def read(store: Store, graphs: Graphs) -> Data:
     d.contributes = [(where[c], where[t]) for c, t in rel[str(S3.contributesTo)]
                      if c in where and t in where and d.kind[where[c]] == 1 and d.kind[where[t]] == 0]
     return d
+
+
+_TYPE, _NUTS = f"<{RDF.type}>", f"<{S3.nutsCode}>"
+
+
+def _lexical(term: str) -> str:
+    """A literal's text from its N-Triples form (TSV cells): escapes, rare, are left to the parser."""
+    text = term[1:term.rindex('"')]
+    if "\\" in text:
+        text = next(iter(ox.parse(f"<s:> <p:> {term} .", format=ox.RdfFormat.N_TRIPLES))).object.value
+    return text
 
 
 def _nace_parents(d: Data) -> None:

@@ -134,6 +134,10 @@ def test_related_through_broader_counts_less_than_identical(planted):
     assert via and via[0]["concept"] == NACE + "30"  # the common ancestor of 30.3 and 30.1 is named
     assert {via[0]["a"][0], via[0]["b"][0]} == {AERO, SHIPS}
     assert sum(m["weight"] for m in related["matches"]) == pytest.approx(related["similarity"], abs=2e-3)
+    # both carry 30.3: its ancestors (30, C) are no lines of their own, their weight is 30.3's
+    assert [m.get("concept") for m in same["matches"] if m["match"] == "broader"] == []
+    assert same["matches"][0]["concept"] == AERO and NACE + "30" not in {m.get("concept") for m in same["matches"]}
+    assert sum(m["weight"] for m in same["matches"]) + same["others"] == pytest.approx(same["similarity"], abs=2e-3)
 
 
 def test_existing_collaborations_raise_a_pair_of_clusters_and_their_domains(planted):
@@ -289,9 +293,10 @@ def test_index_over_http_on_a_hub(new_node):
 def test_the_index_is_the_same_whatever_the_hash_seed():
     """Reproducible studies: two processes (their string hashes differ) index the same data into
     the same triples, in the same order — ties between equal weights and scores included."""
-    script = ("import hashlib, sys; from tests.benchmarks.bench_index import federation; from sync import index; "
-              "st, gs = federation(30); lines, _ = index.compute(index.read(st, gs), index.params({}), gs.base, 'r'); "
-              "print(len(lines), hashlib.sha256('\\n'.join(lines).encode()).hexdigest())")
+    script = ("import hashlib; from tests.benchmarks.bench_index import federation; from sync import index; "
+              "st, gs = federation(30); d = index.read(st, gs); "
+              "text, _, n = index.compute(d, index.params({}), gs.base, 'r'); "
+              "print(n, hashlib.sha256(text.encode()).hexdigest())")
     runs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT,
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
     assert len(runs) == 1 and int(runs.pop().split()[0]) > 10_000
