@@ -47,7 +47,9 @@ from .index_score import evidence_matrix, expand, prune, top_pairs, weigh
 __all__ = ["DEFAULTS", "build", "compute", "params", "read", "source_graphs"]
 _removing = threading.Lock()  # one removal at a time
 _building = threading.Lock()  # one build at a time: the last to switch must be the newest
-CHUNK = 5000  # opportunities per bulk-loaded chunk (smaller: more table files for the engine to compact)
+# Opportunities per bulk-loaded chunk: at least CHUNK, and at most CHUNKS chunks per kind — each
+# chunk is a set of table files the engine compacts afterwards, work that grows with their number.
+CHUNK, CHUNKS = 5000, 8
 
 DEFAULTS = {"top_k": 5, "min_score": 0.1, "decay": 0.7, "shrinkage": 0.25, "evidence_boost": 0.3,
             "generators": 8, "candidates_per_concept": 200, "rescore": 100, "block_rows": 512, "max_shared": 3,
@@ -83,9 +85,9 @@ def _no_gc():
 
 def opportunities(d: Data, p: dict, base: str, run: str, found: dict,
                   seconds: dict) -> Iterator[tuple[str, int]]:
-    """The opportunities in Turtle, and their number of triples, per ``CHUNK`` opportunities, so that the store
-    loads one while the next is explained; ``found`` counts them by kind, ``seconds`` adds the
-    time spent finding them ("score") and explaining them ("explain")."""
+    """The opportunities in Turtle, and their number of triples, in chunks (see CHUNK), so that
+    the store loads one while the next is explained; ``found`` counts them by kind, ``seconds``
+    adds the time spent finding them ("score") and explaining them ("explain")."""
     seconds.update(score=0.0, explain=0.0)
     t0 = time.perf_counter()
     own, x = expand(d, p["decay"])
@@ -108,9 +110,10 @@ def opportunities(d: Data, p: dict, base: str, run: str, found: dict,
         a, b, score, sim = top_pairs(u, prune(u, p["candidates_per_concept"], tiebreak[rows]), d.region[rows], ev, p)
         found[kind] = len(a)
         seconds["score"] += time.perf_counter() - t0
-        for start in range(0, len(a), CHUNK):
+        size = max(CHUNK, -(-len(a) // CHUNKS))
+        for start in range(0, len(a), size):
             t0, statements, triples = time.perf_counter(), [], 0
-            part = slice(start, min(start + CHUNK, len(a)))
+            part = slice(start, min(start + size, len(a)))
             i, j = rows[a[part]], rows[b[part]]
             for n, matches in enumerate(ex.matches(i, j, *_contributions(u[a[part]], u[b[part]], own[i], own[j]))):
                 opp = f"{base}/index/{opportunity_id(d.uris[i[n]], d.uris[j[n]])}"
