@@ -25,6 +25,7 @@ from vocab.kinds import KINDS
 from . import api_ops as ops
 from . import csv_import, settings
 from .auth import require_token
+from .backup import backup_blueprint
 from .formats import BY_NAME, TRIPLE_FORMATS, UnsupportedMediaType, format_for_upload, json_depth
 from .importer import MAX_IMPORT_TRIPLES, ImportRefused, run_import
 from .problems import PROBLEM_JSON, Problem
@@ -241,7 +242,7 @@ def register(app: Flask) -> None:
                       API_VERSION="1", OPENAPI_VERSION="3.0.3", OPENAPI_URL_PREFIX="/",
                       OPENAPI_JSON_PATH="openapi.json")
     api = NodeApi(app, spec_kwargs={"servers": [{"url": cfg["node"]["base_url"]}], "info": {"description": (
-        "JSON API of an s3fed node: one resource per kind of the shared vocabulary, and bulk import. "
+        "JSON API of an s3fed node: one resource per kind of the shared vocabulary, bulk import, backups. "
         "Reads are public; writes need `Authorization: Bearer <token>` (`s3fed node token create NAME`). "
         "Errors are RFC 9457 problem details.")}})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer",
@@ -249,5 +250,6 @@ def register(app: Flask) -> None:
     for kind in KINDS:
         api.register_blueprint(kind_blueprint(kind, cfg["limits"]), name=kind)  # name = OpenAPI tag
     api.register_blueprint(import_blueprint(), name="import")
+    api.register_blueprint(backup_blueprint(_writes), name="backups")
     app.extensions["s3fed.api"] = api
     app.add_url_rule("/docs", "api_docs_page", docs_page)
