@@ -27,7 +27,6 @@ file lock in ``{data_dir}/locks``) is skipped, not queued.
 """
 from __future__ import annotations
 
-import fcntl
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +40,7 @@ from node.store import Graphs, Store
 
 from . import apply, ldes, state
 from .http import FetchError, PeerClient
+from .locks import try_lock
 from .peers import Peer
 
 NT, NQ = "application/n-triples", "application/n-quads"
@@ -93,17 +93,9 @@ class Gathered:
 
 def _lock(cfg: dict, peer_id: str):
     """An exclusive lock on one peer's harvest, across threads *and* processes (the scheduler's
-    worker and an on-demand run may be different gunicorn workers on an external store); the
-    kernel releases it if the process dies. None if another harvest of the peer holds it."""
-    path = Path(cfg["node"]["data_dir"]) / "locks" / f"harvest-{peer_id}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = open(path, "a")
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        fd.close()
-        return None
-    return fd
+    worker and an on-demand run may be different gunicorn workers on an external store). None
+    if another harvest of the peer holds it."""
+    return try_lock(Path(cfg["node"]["data_dir"]) / "locks" / f"harvest-{peer_id}.lock")
 
 
 def gather(client: PeerClient, peer: Peer, st: state.PeerState, res: Result) -> Gathered:

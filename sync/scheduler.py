@@ -20,7 +20,6 @@ the store while it is held — ask this process over loopback instead (``POST /p
 from __future__ import annotations
 
 import atexit
-import fcntl
 import json
 import logging
 import os
@@ -28,6 +27,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from .locks import try_lock
 from .peers import peers_of, select
 
 log = logging.getLogger(__name__)
@@ -53,19 +53,14 @@ def scheduled_harvest(peer_ids: list[str] | None = None) -> None:
 
 
 def acquire_lock(data_dir: str | Path):
-    """An open file holding the hub's scheduler lock, or None if another process has it."""
-    path = Path(data_dir) / "scheduler.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = open(path, "a+")
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        fd.close()
-        return None
-    fd.seek(0)
-    fd.truncate()
-    fd.write(str(os.getpid()))
-    fd.flush()
+    """An open file holding the hub's scheduler lock (with this process's id in it), or None if
+    another process has it."""
+    fd = try_lock(Path(data_dir) / "scheduler.lock")
+    if fd is not None:
+        fd.seek(0)
+        fd.truncate()
+        fd.write(str(os.getpid()))
+        fd.flush()
     return fd
 
 
