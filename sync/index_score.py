@@ -112,7 +112,7 @@ def top_pairs(u, w, region, ev, p) -> tuple[np.ndarray, ...]:
         pos = ragged_top(part.indptr, np.where(region[r] != region[part.indices], part.data, -np.inf), p["rescore"])
         e = ev[rows].tocoo()  # pairs with evidence are rescored too, unless they are candidates already
         chosen = sp.csr_matrix((np.ones(len(pos)), (r[pos] - start, part.indices[pos])), shape=(len(rows), n))
-        extra = np.asarray(chosen[e.row, e.col]).ravel() == 0
+        extra = (np.asarray(chosen[e.row, e.col]).ravel() == 0) if e.nnz else np.zeros(0, dtype=bool)
         i = np.concatenate([r[pos], rows[e.row[extra]]])
         j = np.concatenate([part.indices[pos], e.col[extra]])
         i, j = i[region[i] != region[j]], j[region[i] != region[j]]

@@ -151,6 +151,14 @@ def test_existing_collaborations_raise_a_pair_of_clusters_and_their_domains(plan
     assert domains["score"] > opps[pair(("R1", "domain", "soft"), ("R3", "domain", "soft"))]["score"]
 
 
+def test_regions_without_any_collaboration_are_indexed_too(tmp_path):
+    st, gs = Store(tmp_path / "store"), Graphs(HUB)
+    load(st, gs, {code: PLANTED[code] for code in ("R3", "R4", "R5")})  # no s3:Collaboration anywhere
+    summary = index.build(st, gs, {})
+    assert summary["evidence"] == 0 and sum(summary["opportunities"].values()) > 0
+    assert pair(("R3", "domain", "aero"), ("R4", "domain", "aero")) in opportunities(st, gs)
+
+
 def test_items_of_one_region_are_never_paired(planted):
     *_, opps = planted
     for why in opps.values():
