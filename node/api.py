@@ -162,9 +162,10 @@ def kind_blueprint(kind: str, limits: dict) -> Blueprint:
         def patch(self, data, slug):
             return ops.merge(kind, slug, g.get("s3fed_json") or {})
 
-        @_writes(blp, 404)
-        @blp.doc(summary=f"Delete {one}", description="Removes it and the memberships whose organization "
-                 "or member it is.")
+        @_writes(blp, 404, 409)
+        @blp.doc(summary=f"Delete {one}", description="Removes it, the memberships whose organization "
+                 "or member it is, and the links this node's other entities have to it. 409 (nothing deleted) "
+                 "if one of them needs the link, e.g. a strategy its region.")
         @blp.response(204)
         def delete(self, slug):
             ops.delete(kind, slug)

@@ -231,9 +231,29 @@ def merge(kind: str, slug: str, patch: dict) -> dict:
 
 
 def delete(kind: str, slug: str) -> None:
+    """Remove the entity, the memberships it is part of, and the links other entities of this
+    node have to it — unless losing the link would leave one of them invalid (a strategy needs
+    its region): then 409, naming each, and nothing changes. No dangling links either way."""
     uri = entity_uri(kind, slug)
     with store().write_lock:
         _existing_or_404(kind, slug)
         rows = store().query(f"SELECT DISTINCT ?m {{ GRAPH <{_data()}> {{ ?m a <{ORG.Membership}> ; "
                              f"<{ORG.organization}>|<{ORG.member}> <{uri}> }} }}")
-        commit(store(), graphs(), ChangeSet(subjects={uri, *(r["m"].value for r in rows)}))
+        gone = {uri, *(r["m"].value for r in rows)}
+        kept = _unlinked_referrers(uri, gone)
+        commit(store(), graphs(), ChangeSet(subjects=gone | {t.subject.value for t in kept}, triples=kept))
+
+
+def _unlinked_referrers(uri: str, gone: set[str]) -> list[ox.Triple]:
+    """The new descriptions of the entities that link to ``uri``: their triples without the link."""
+    found = store().query(f"CONSTRUCT {{ ?r ?p ?o }} WHERE {{ GRAPH <{_data()}> {{ ?r ?l <{uri}> . ?r ?p ?o }} }}")
+    kept = [t for t in found if t.subject.value not in gone and t.object != ox.NamedNode(uri)]
+    if not kept:
+        return []
+    report = vocab.validate(to_rdflib(kept))
+    if not report.conforms:
+        errors = [{**clean(v.as_dict()), "message": f"{v.message} — it links to {uri}: change or delete it first"}
+                  for v in report.violations if v.severity == "Violation"]
+        raise Problem(409, "Still needed", f"{len({e['focus'] for e in errors})} entity(ies) of this node need "
+                      f"{uri}; nothing was deleted.", errors=errors, kind="still-linked")
+    return kept

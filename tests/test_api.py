@@ -355,3 +355,26 @@ def test_decimals_the_store_cannot_compare_are_refused_by_name(node):
         assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["amount"]
         assert r.json()["errors"][0]["message"].startswith(message)
     assert call(node, "POST", "/api/v1/funding", {**fund, "slug": "cents", "amount": 0.05}).status_code == 201
+
+
+def test_delete_removes_the_links_to_it_and_records_them_in_the_feed(node):
+    b = node.base
+    assert call(node, "POST", "/api/v1/domain", {"slug": "short-lived", "label": {"en": "Short-lived"},
+                                                  "strategy": f"{b}/id/strategy/sri-si-2014-2020"}).status_code == 201
+    assert call(node, "PATCH", "/api/v1/cluster/mipyrail",
+                {"contributesTo": [f"{b}/id/domain/short-lived"]}).status_code == 200
+    assert call(node, "DELETE", "/api/v1/domain/short-lived").status_code == 204
+    cluster = node.get("/api/v1/cluster/mipyrail").json()
+    assert not cluster.get("contributesTo") and cluster["label"] == {"fr": "Mipyrail"}  # the rest stays
+    newest = node.get("/feed?since=0", headers={"Accept": "application/n-triples"}).text
+    assert f"{b}/id/cluster/mipyrail" in newest and f"{b}/id/domain/short-lived" in newest
+
+
+def test_delete_of_something_others_need_is_409_and_changes_nothing(node):
+    before = dump(node)
+    r = call(node, "DELETE", "/api/v1/region/FRJ")  # the strategy needs its region
+    assert r.status_code == 409 and r.headers["Content-Type"] == "application/problem+json"
+    focus = {e["focus"] for e in r.json()["errors"]}
+    assert f"{node.base}/id/strategy/sri-si-2014-2020" in focus
+    assert all("change or delete it first" in e["message"] for e in r.json()["errors"])
+    assert dump(node) == before

@@ -44,7 +44,7 @@ def node(tmp_path_factory):
     r = requests.patch(f"{api}/cluster/mipyrail", json={"label": {"fr": "Mipyrail 2"}}, timeout=30,
                        headers={**auth, "Content-Type": "application/merge-patch+json"})
     assert r.status_code == 200, r.text
-    assert requests.delete(f"{api}/cluster/automotech", headers=auth, timeout=30).status_code == 204
+    assert requests.delete(f"{api}/domain/eau", headers=auth, timeout=30).status_code == 204  # nothing links to it
     yield n  # 17 members on 5 pages
     n.stop()
 
@@ -70,7 +70,7 @@ def test_the_client_replicates_every_member_in_order(ldes_client, node):
 def test_the_client_materialises_the_latest_state(ldes_client, node):
     members = replicate(ldes_client, f"{node.base}/feed", "--materialize", "--last-version-only")
     assert len([m for m in members if "/id/" in m]) == 15  # every entity once, the deleted one too
-    deleted = members[f"{node.base}/id/cluster/automotech"]
+    deleted = members[f"{node.base}/id/domain/eau"]
     assert [t.object.value for t in deleted if t.predicate.value == RDF_TYPE] == [DELETE]
     mipyrail = members[f"{node.base}/id/cluster/mipyrail"]
     assert [t.object.value for t in mipyrail if t.predicate.value == LABEL] == ["Mipyrail 2"]
