@@ -274,22 +274,8 @@ class _Compactor:
         self.data, self.ctx = _jsonld_context()
         self.data_json = json.dumps(self.data, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
         self.terms: dict = {}
-        self.iris: dict[str, str] = {}
-        self.symbols: dict[str, str] = {}
-
-    def shrink(self, iri: str) -> str:
-        try:
-            return self.iris[iri]
-        except KeyError:
-            self.iris[iri] = out = self.ctx.shrink_iri(iri)
-            return out
-
-    def symbol(self, iri: str) -> str:
-        try:
-            return self.symbols[iri]
-        except KeyError:
-            self.symbols[iri] = out = self.ctx.to_symbol(iri)
-            return out
+        self.shrink = functools.cache(self.ctx.shrink_iri)  # IRI -> compact IRI
+        self.symbol = functools.cache(self.ctx.to_symbol)   # IRI -> term name
 
     def term(self, p: str, o):
         if isinstance(o, ox.Literal):

@@ -85,8 +85,9 @@ class Explainer:
         last = np.append(key[1:] != key[:-1], True)
         key, k = key[last], k[last]
         okey = o.row.astype(np.int64) * n_cols + o.col
-        at = np.minimum(np.searchsorted(key, okey), max(len(key) - 1, 0))
-        hit = (at < len(key)) & (key[at] == okey) if len(key) else np.zeros(len(okey), dtype=bool)
+        at = np.searchsorted(key, okey)  # each other contribution's (pair, ancestor) key, if a shared concept has it
+        hit = at < len(key)
+        hit[hit] = key[at[hit]] == okey[hit]
         weight = s.data + np.bincount(k[at[hit]], weights=o.data[hit], minlength=s.nnz)
         keep = weight >= 5e-4
         rows, cols, weight = s.row[keep], s.col[keep], weight[keep]
@@ -97,10 +98,10 @@ class Explainer:
         rows_rest, cols_rest, weights_rest = o.row[~hit], o.col[~hit], o.data[~hit]  # rows sorted (from CSR)
         starts = np.flatnonzero(np.diff(rows_rest, prepend=-1))
         ends = np.append(starts[1:], len(rows_rest))[:len(starts)]
-        for at, end in zip(starts.tolist(), ends.tolist(), strict=True):
-            n = int(rows_rest[at])
-            out[n] = self._with_broader(int(i[n]), int(j[n]), out[n], cols_rest[at:end].tolist(),
-                                        weights_rest[at:end].tolist())
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+            n = int(rows_rest[start])
+            out[n] = self._with_broader(int(i[n]), int(j[n]), out[n], cols_rest[start:end].tolist(),
+                                        weights_rest[start:end].tolist())
         return out
 
     def _with_broader(self, i: int, j: int, found: list[tuple], cols: list[int], weights: list[float]) -> list[tuple]:

@@ -79,13 +79,8 @@ class Node:
         raise RuntimeError(f"node did not answer: {(self.dir / 'serve.log').read_text()[-2000:]}")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        if self.proc:
+            stop_process(self.proc)
         self.proc = None
 
     def get(self, path: str, **kw) -> requests.Response:
